@@ -1,0 +1,227 @@
+"""The whole stack on one machine: what `make run` (`incident-desk up`) starts and stops.
+
+Each part runs as its own process, as it would in production, so that the embedded default
+exercises the same entry points: the Temporal dev server (unless TEMPORAL_ADDRESS is set), the
+Jira and pager stand-ins (unless their real endpoints are set), one worker, and the intake server.
+Everything they keep lives under the state directory, so stopping and starting again keeps open
+incidents.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from incident_desk.settings import Settings
+from integrations.temporal import venv_binary
+from workflows.names import IncidentSearchAttribute
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which part and where its log is."""
+
+
+@dataclass
+class Part:
+    name: str
+    argv: list[str]
+    port: int | None
+    ready_url: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    log_path: Path | None = None
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables, so every child process sees the same configuration.
+
+    Unset optional endpoints stay unset: a child then knows it talks to a stand-in.
+    """
+    env: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        alias = info.validation_alias.choices[0]  # type: ignore[union-attr]
+        if isinstance(value, SecretStr):
+            env[alias] = value.get_secret_value()
+        elif isinstance(value, Path):
+            env[alias] = str(value.resolve())
+        else:
+            env[alias] = str(value)
+    return env
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, startup_timeout: float = 120.0) -> None:
+        self.settings = settings
+        self.startup_timeout = startup_timeout
+        self.state_dir = settings.state_dir.resolve()
+        self.log_dir = self.state_dir / "logs"
+        self.parts = self._plan()
+
+    def _plan(self) -> list[Part]:
+        s = self.settings
+        py = sys.executable
+        parts: list[Part] = []
+        if s.embedded_temporal:
+            parts.append(
+                Part(
+                    "temporal",
+                    [
+                        venv_binary("temporal"), "server", "start-dev",
+                        "--ip", s.host,
+                        "--port", str(s.temporal_port),
+                        "--ui-port", str(s.temporal_ui_port),
+                        "--db-filename", str(self.state_dir / "temporal.db"),
+                        "--namespace", s.temporal_namespace,
+                        "--ui-disable-news-fetch",
+                        "--log-level", "warn",
+                        *IncidentSearchAttribute.cli_args(),
+                    ],
+                    s.temporal_port,
+                    ready_url=f"{s.temporal_ui}/",
+                )
+            )  # fmt: skip
+        if s.jira_sandboxed:
+            parts.append(
+                Part(
+                    "jira-sandbox",
+                    [
+                        py, "-m", "sandbox.jira",
+                        "--host", s.host,
+                        "--port", str(s.jira_sandbox_port),
+                        "--db", str(self.state_dir / "jira.db"),
+                        "--project", s.jira_project,
+                        "--issue-type", s.jira_issue_type,
+                        "--user", s.jira_user,
+                        "--token", s.jira_token.get_secret_value(),
+                    ],
+                    s.jira_sandbox_port,
+                    ready_url=f"{s.jira_base_url}/sandbox/issues",
+                )
+            )  # fmt: skip
+        if s.pager_sandboxed:
+            parts.append(
+                Part(
+                    "pager-sandbox",
+                    [
+                        py, "-m", "sandbox.pagerduty",
+                        "--host", s.host,
+                        "--port", str(s.pager_sandbox_port),
+                        "--db", str(self.state_dir / "pagerduty.db"),
+                    ],
+                    s.pager_sandbox_port,
+                    ready_url=f"{s.pager_sandbox_url}/sandbox/events",
+                )
+            )  # fmt: skip
+        parts.append(Part("worker", [py, "-m", "worker"], None))
+        parts.append(
+            Part(
+                "intake",
+                [py, "-m", "intake"],
+                s.intake_port,
+                ready_url=f"{s.intake_base_url}/healthz",
+            )
+        )
+        return parts
+
+    def urls(self) -> dict[str, str]:
+        s = self.settings
+        urls = {
+            "Temporal UI": s.temporal_ui,
+            "Intake API docs": f"{s.intake_base_url}/docs",
+            "Jira": s.jira_base_url + (" (sandbox)" if s.jira_sandboxed else ""),
+            "Pager": (f"{s.pager_sandbox_url}/sandbox/events (sandbox)" if s.pager_sandboxed
+                      else s.pagerduty_enqueue_url),
+            "Logs": str(self.log_dir),
+        }  # fmt: skip
+        return urls
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        busy = [p for p in self.parts if p.port and _port_in_use(self.settings.host, p.port)]
+        if busy:
+            names = ", ".join(f"{p.name} (port {p.port})" for p in busy)
+            raise StackError(
+                f"ports already in use: {names}. Is another `make run` running? "
+                "Stop it, or choose other ports (see README, Configuration)."
+            )
+        env = {**os.environ, **settings_env(self.settings)}
+        # The Go server reads proxies from the environment; keep local traffic local.
+        env.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            for part in self.parts:
+                self._launch(part, env)
+                if part.ready_url and part.name != "intake":
+                    self._wait_ready(part, deadline)
+            self._wait_ready(self.parts[-1], deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _launch(self, part: Part, env: dict[str, str]) -> None:
+        assert self.log_dir
+        part.log_path = self.log_dir / f"{part.name}.log"
+        log = part.log_path.open("ab")
+        part.process = subprocess.Popen(
+            part.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        log.close()
+
+    def _wait_ready(self, part: Part, deadline: float) -> None:
+        assert part.ready_url and part.process
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if part.process.poll() is not None:
+                raise StackError(
+                    f"{part.name} exited with code {part.process.returncode}; "
+                    f"see {part.log_path}:\n{self.log_tail(part)}"
+                )
+            try:
+                response = httpx.get(part.ready_url, timeout=2.0)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}: {response.text[:500]}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.25)
+        raise StackError(f"{part.name} not ready at {part.ready_url} in time ({last}); "
+                         f"see {part.log_path}")  # fmt: skip
+
+    def log_tail(self, part: Part, lines: int = 20) -> str:
+        if part.log_path is None or not part.log_path.exists():
+            return ""
+        return "\n".join(part.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def exited(self) -> list[Part]:
+        return [p for p in self.parts if p.process is not None and p.process.poll() is not None]
+
+    def stop(self) -> None:
+        """Stop in reverse order: entry points first, so nothing talks to a server that is gone."""
+        grace = self.settings.worker_shutdown_grace + 5
+        for part in reversed(self.parts):
+            proc = part.process
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

@@ -1,0 +1,69 @@
+"""What we tell people about an incident, built from classified fields.
+
+Pages go to phones and third-party pager services, so they carry only the classification and
+links: never the reporter's name or contact, nor the free-text summary and description, which
+often hold the very personal data the incident is about. Jira is the client's own workspace and
+gets the full report.
+"""
+
+from __future__ import annotations
+
+from incidents.lifecycle import IncidentView
+from incidents.report import IncidentReport
+
+
+def page_summary(view: IncidentView) -> str:
+    ticket = f" ({view.jira_key})" if view.jira_key else ""
+    return (
+        f"[{view.severity}] {view.category} incident for {view.client}{ticket}: "
+        f"acknowledge in Incident Desk, id {view.incident_id}"
+    )
+
+
+def page_details(view: IncidentView) -> dict[str, str]:
+    details = {
+        "incident_id": view.incident_id,
+        "workflow_id": view.workflow_id,
+        "client": view.client,
+        "severity": view.severity,
+        "type": view.category,
+        "aware_at": view.aware_at.isoformat(),
+    }
+    if view.jira_key:
+        details["jira_key"] = view.jira_key
+    return details
+
+
+def static_summary(incident_id: str, severity: str, category: str, client: str) -> str:
+    """The one line that names an incident in the Temporal UI's list."""
+    return f"{incident_id} · {severity} · {category.replace('_', ' ')} · {client}"
+
+
+def current_details(view: IncidentView) -> str:
+    """A short Markdown table for the Temporal UI's workflow page."""
+    rows = [
+        ("State", view.state),
+        ("Severity", view.severity),
+        ("Jira", view.jira_key or "not yet created"),
+        ("Page", view.page_dedup_key or "not sent"),
+        ("Acknowledged by", view.acknowledged_by or "nobody yet"),
+    ]
+    lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    return "\n".join(lines)
+
+
+def jira_description(report: IncidentReport, incident_id: str, received: str) -> str:
+    return "\n".join(
+        [
+            report.description,
+            "",
+            "----",
+            f"*Incident Desk id:* {incident_id}",
+            f"*Client:* {report.client}",
+            f"*Channel:* {report.channel}",
+            f"*Reporter:* {report.reporter.name} ({report.reporter.contact})",
+            f"*Aware at:* {report.aware_at.isoformat() if report.aware_at else received}",
+            f"*Received at:* {received}",
+            f"*External reference:* {report.external_ref or '-'}",
+        ]
+    )

@@ -1,0 +1,232 @@
+"""Client policies: each client's SOP as data (policies/clients/<id>.yaml).
+
+A policy is loaded and validated before any incident uses it; a bad file is reported with its
+path and the field at fault, and never half-applied. It says what the contract and the client's
+own procedures add to the law: our role, where the client's customers and our sites are, how
+fast we must tell the client, whom to call at each severity and how often to update them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from incidents.calendars import HolidayCalendar, PeriodField, TimeZoneName
+from incidents.facts import DataCategory, Role, Sector, Trigger
+from incidents.jurisdictions import Country, Jurisdiction
+from incidents.report import Severity
+from incidents.taxonomy import IncidentType
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used, with the file and field named in the message."""
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
+PositiveDuration = Annotated[timedelta, AfterValidator(_positive)]
+
+PAGER_SEVERITIES = frozenset({"critical", "error", "warning", "info"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PagerPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    severity_map: dict[Severity, str] = Field(
+        default_factory=lambda: {
+            Severity.SEV1: "critical",
+            Severity.SEV2: "error",
+            Severity.SEV3: "warning",
+            Severity.SEV4: "info",
+        },
+        description="Our severity to the pager's",
+    )
+
+    @field_validator("severity_map")
+    @classmethod
+    def _complete(cls, value: dict[Severity, str]) -> dict[Severity, str]:
+        # The workflow looks every severity up; a gap would surface only mid-incident.
+        missing = [s.value for s in Severity if s not in value]
+        if missing:
+            raise ValueError(f"no pager severity for {', '.join(missing)}")
+        wrong = sorted({v for v in value.values() if v not in PAGER_SEVERITIES})
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)}: pager severities are {', '.join(sorted(PAGER_SEVERITIES))}"
+            )
+        return value
+
+
+class SecurityContact(_Section):
+    """Someone at the client to notify; the language is the one to write to them in."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: str | None = Field(None, max_length=100, description="e.g. CISO, DPO, security desk")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+    phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47")
+
+
+class EscalationLevel(_Section):
+    """One rung of the chain: page these targets, and move on if nobody acknowledges in time."""
+
+    targets: tuple[str, ...] = Field(
+        min_length=1, description="Pager escalation targets: schedules, users or teams"
+    )
+    ack_timeout: PositiveDuration
+
+
+class ContractTerms(_Section):
+    """The processor→controller notice the client's DPA/BAA/MSA fixes on top of the law."""
+
+    clause: str = Field(min_length=1, description="Where the contract says it")
+    notify_within: PeriodField
+    business_days: bool = False
+    from_: Trigger = Field(Trigger.AWARENESS, alias="from")
+    calendar: HolidayCalendar | None = Field(
+        None, description="Public holidays for a business-day deadline"
+    )
+
+    @model_validator(mode="after")
+    def _calendar_for_business_days(self) -> ContractTerms:
+        if self.business_days and self.calendar is None:
+            raise ValueError("business_days needs a calendar (country, optional subdivision)")
+        return self
+
+
+class CardAcquirer(_Section):
+    """Card-brand business days count on the acquirer's calendar (reference: Visa)."""
+
+    name: str | None = None
+    country: Country
+    timezone: TimeZoneName
+
+
+class FloorCondition(_Section):
+    """Every condition given must hold; each list matches when any of its items does."""
+
+    incident_types: tuple[IncidentType, ...] = ()
+    data_categories_any: tuple[DataCategory, ...] = ()
+    jurisdictions_any: tuple[Jurisdiction, ...] = ()
+    records_at_least: int | None = Field(None, ge=0)
+    ongoing: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> FloorCondition:
+        if not self.model_fields_set:
+            raise ValueError("give at least one condition")
+        return self
+
+
+class SeverityFloor(_Section):
+    when: FloorCondition
+    at_least: Severity
+    reason: str = Field(min_length=1)
+
+
+def _default_reminders() -> tuple[timedelta, ...]:
+    return (timedelta(hours=24), timedelta(hours=4), timedelta(hours=1))
+
+
+class ClientPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    timezone: TimeZoneName = "UTC"
+    default_severity: Severity = Severity.SEV3
+    pager: PagerPolicy = Field(default_factory=PagerPolicy)
+
+    role: Role = Field(Role.PROCESSOR, description="Our role for this client's data")
+    jurisdictions: tuple[Jurisdiction, ...] = Field(
+        (), description="Where the client's customers live; used when an incident names none"
+    )
+    sectors: tuple[Sector, ...] = Field((), description="The client's regulated sectors")
+    sites: tuple[Country, ...] = Field(
+        (),
+        description="Countries of our sites serving this client; used when an incident names none",
+    )
+    contract: ContractTerms | None = None
+    contacts: tuple[SecurityContact, ...] = ()
+    escalation: dict[Severity, tuple[EscalationLevel, ...]] = Field(
+        default_factory=dict, description="Escalation chain per severity, first level first"
+    )
+    status_updates: dict[Severity, PositiveDuration] = Field(
+        default_factory=dict, description="How often the client hears from us while it is open"
+    )
+    reminders: tuple[PositiveDuration, ...] = Field(
+        default_factory=_default_reminders, description="Reminders before each deadline"
+    )
+    severity_floors: tuple[SeverityFloor, ...] = ()
+    card_acquirer: CardAcquirer | None = None
+
+    @field_validator("escalation")
+    @classmethod
+    def _levels(
+        cls, value: dict[Severity, tuple[EscalationLevel, ...]]
+    ) -> dict[Severity, tuple[EscalationLevel, ...]]:
+        empty = [s.value for s, levels in value.items() if not levels]
+        if empty:
+            raise ValueError(f"no escalation levels for {', '.join(empty)}")
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _longest_first(cls, value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        return tuple(sorted(set(value), reverse=True))
+
+    def escalation_for(self, severity: Severity) -> tuple[EscalationLevel, ...]:
+        """The chain to page for a severity; empty means the pager's own default routing."""
+        return self.escalation.get(severity, ())
+
+    def status_update_interval(self, severity: Severity) -> timedelta | None:
+        return self.status_updates.get(severity)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_policy(path: Path) -> ClientPolicy:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top level")
+    try:
+        policy = ClientPolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise PolicyError(f"{path}: {problems}") from exc
+    if policy.id != path.stem:
+        raise PolicyError(f"{path}: id: '{policy.id}' must match the file name '{path.stem}'")
+    return policy
+
+
+def load_policies(directory: Path) -> dict[str, ClientPolicy]:
+    """All client policies under `directory/clients`, keyed by id."""
+    clients = directory / "clients"
+    return {p.id: p for p in (load_policy(f) for f in sorted(clients.glob("*.yaml")))}

@@ -1,0 +1,79 @@
+"""The inbound report as the agent or system gave it, before anyone has judged it.
+
+It is the edge of the system: validation errors here are what a caller of the intake API sees,
+so every constraint names the field it guards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    CHAT = "chat"
+    MONITORING = "monitoring"
+    WALK_IN = "walk_in"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    contact: str = Field(min_length=1, max_length=200, description="Phone number, email or handle")
+
+
+class IncidentReport(BaseModel):
+    """What `POST /api/v1/incidents` accepts.
+
+    `aware_at` is when the BPO became aware, the instant most regulatory clocks start from; it
+    must carry an offset because a naive local time from a site in Manila or Pune would shift
+    every deadline by hours.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    client: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    summary: str = Field(min_length=1, max_length=255)
+    description: str = Field(min_length=1, max_length=32_000)
+    channel: Channel
+    reporter: Reporter
+    aware_at: AwareDatetime | None = Field(
+        None, description="When the BPO became aware (ISO-8601 with offset); defaults to now"
+    )
+    category: str | None = Field(None, max_length=64)
+    severity: Severity | None = None
+    external_ref: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The caller's own id; the same client and external_ref start one incident",
+    )
+
+    @field_validator("summary")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("summary must be a single line")
+        return value
+
+
+class StartIncident(BaseModel):
+    """Workflow input: the report with the instant it was received fixed by the intake."""
+
+    incident_id: str
+    report: IncidentReport
+    received_at: datetime

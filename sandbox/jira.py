@@ -1,0 +1,892 @@
+"""A stand-in Jira Cloud for the embedded default stack and for tests.
+
+It speaks the slice of the Jira Cloud platform REST API v2 that the `jira` PyPI library
+(pycontribs/jira) uses for Incident Desk, so `jira.JIRA(server=url, basic_auth=(user, token))`
+works against it unchanged, and its answers are checked against Atlassian's published OpenAPI
+contract in `tests/contract/test_jira_sandbox.py`. State lives in SQLite (`sandbox.jira_store`),
+so issue keys keep counting after a restart just as they do on a real instance. The JSON shapes
+are in `sandbox.jira_render`, the JQL subset in `sandbox.jira_jql`, injected faults in
+`sandbox.jira_faults`; this module holds the routes.
+
+It reports `deploymentType: "Cloud"`, because that is what production runs against. The library
+therefore searches with the enhanced `/rest/api/2/search/jql` endpoint (`nextPageToken` paging);
+the retired `/rest/api/2/search` answers 410 Gone here, as it does on Jira Cloud today.
+
+Jira routes (all under /rest/api/2, HTTP basic auth required, errors in Jira's
+`{"errorMessages": [...], "errors": {...}}` shape):
+
+    GET  serverInfo | myself | field | issuetype | status | project | project/{idOrKey}
+    POST issue                                        create (201 CreatedIssue)
+    GET|PUT|DELETE issue/{idOrKey}                    read / edit (204) / delete (204)
+    GET|POST issue/{idOrKey}/transitions              list / do (204)
+    GET|POST issue/{idOrKey}/comment                  list / add (201)
+    GET  issue/{idOrKey}/comment/{id}
+    GET  issue/{idOrKey}/properties
+    GET|PUT|DELETE issue/{idOrKey}/properties/{propertyKey}
+    GET|POST search/jql                               the JQL subset in `sandbox.jira_jql`
+
+Workflow: "To Do" (status 10000) → "In Progress" (10001) → "Done" (10002); every status can move
+to every other one through transitions 11 / 21 / 31, named after their target status.
+
+Sandbox-only routes (no auth, not part of Jira; for tests and humans):
+
+    GET    /sandbox/health            {"status": "ok"}
+    GET    /sandbox/issues            every issue: key, summary, status, labels, properties,
+                                      comments, ... (no paging)
+    POST   /sandbox/faults            inject failures into the next matching /rest requests:
+           {"status": 503, "count": 2, "retry_after": 1, "path": "/rest/api/2/issue",
+            "method": "GET", "delay": 0.0}
+           - status: HTTP status to answer instead of serving the request (omit it to only delay)
+           - count: how many matching requests are affected (default 1)
+           - retry_after: seconds for a Retry-After header (optional)
+           - path / method: only requests whose path starts with `path` / with that method
+           - delay: seconds to wait before answering (or before serving, without `status`)
+           Faults apply before authentication, like a proxy or load balancer in front of Jira.
+    GET    /sandbox/faults            pending faults
+    DELETE /sandbox/faults            clear them
+
+Run it: `python -m sandbox.jira --host 127.0.0.1 --port 8080 --db .state/jira.sqlite3`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import uvicorn
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandbox import jira_jql
+from sandbox.jira_faults import FaultInjector, FaultSpec
+from sandbox.jira_render import (
+    API,
+    ISSUE_TYPE_ID,
+    PROJECT_ID,
+    SandboxConfig,
+    comment_json,
+    field_selector,
+    fields_json,
+    issue_json,
+    issue_type_json,
+    jira_time,
+    project_json,
+    property_selector,
+    status_json,
+    user_json,
+)
+from sandbox.jira_store import WORKFLOW, Issue, JiraStore, Status, now_utc
+
+PROPERTY_VALUE_MAX_BYTES = 32768
+SUMMARY_MAX = 255
+SEARCH_MAX_RESULTS = 100
+_NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+_NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class JiraJSONResponse(JSONResponse):
+    media_type = "application/json;charset=UTF-8"
+
+
+class JiraApiError(Exception):
+    """An error answer in Jira's shape; raised anywhere inside a route."""
+
+    def __init__(
+        self,
+        status: int,
+        messages: list[str] | None = None,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, messages, errors)
+        self.status = status
+        self.messages = messages or []
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+
+def jira_error(
+    status: int,
+    messages: list[str] | None = None,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JiraJSONResponse:
+    return JiraJSONResponse(
+        {"errorMessages": messages or [], "errors": errors or {}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+# -- request helpers ------------------------------------------------------------------------------
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise JiraApiError(400, ["No content to map due to end-of-input"])
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise JiraApiError(400, [f"The request body is not valid JSON: {exc}"]) from None
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise JiraApiError(400, ["The request body must be a JSON object."])
+    return body
+
+
+def _int_param(request: Request, name: str, default: int, *, minimum: int = 0) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise JiraApiError(400, [f"The value '{raw}' is not valid for {name}."]) from None
+    if value < minimum:
+        raise JiraApiError(400, [f"The value '{raw}' is not valid for {name}."])
+    return value
+
+
+def _check_summary(value: Any, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, str):
+        errors["summary"] = "Operation value must be a string"
+        return None
+    if not value.strip():
+        errors["summary"] = "You must specify a summary of the issue."
+        return None
+    if "\n" in value or "\r" in value:
+        errors["summary"] = "The summary is invalid because it contains newline characters."
+        return None
+    if len(value) > SUMMARY_MAX:
+        errors["summary"] = f"Summary must be less than {SUMMARY_MAX} characters."
+        return None
+    return value
+
+
+def _check_label(value: Any, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, str) or not value:
+        errors["labels"] = "Labels must be non-empty strings."
+        return None
+    if any(ch.isspace() for ch in value):
+        errors["labels"] = f"The label '{value}' contains spaces which is invalid."
+        return None
+    if len(value) > 255:
+        errors["labels"] = "The label must not be longer than 255 characters."
+        return None
+    return value
+
+
+def _check_labels(value: Any, errors: dict[str, str]) -> list[str] | None:
+    if not isinstance(value, list):
+        errors["labels"] = "Labels must be given as a list of strings."
+        return None
+    labels: list[str] = []
+    for item in value:
+        label = _check_label(item, errors)
+        if label is None:
+            return None
+        if label not in labels:
+            labels.append(label)
+    return labels
+
+
+@dataclass
+class _Edit:
+    summary: str | None = None
+    description: str | None = None
+    set_description: bool = False
+    labels: list[str] | None = None
+    comments: list[str] | None = None
+
+
+def _parse_edit(
+    fields: Any, update: Any, current_labels: list[str], *, allowed_extra: frozenset[str]
+) -> tuple[_Edit, dict[str, str]]:
+    """Validate `fields` + `update` of an edit, create or transition body like Jira does."""
+    errors: dict[str, str] = {}
+    edit = _Edit()
+    if fields is None:
+        fields = {}
+    if update is None:
+        update = {}
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        return edit, {"fields": "'fields' and 'update' must be JSON objects."}
+    for name in set(fields) & set(update):
+        errors[name] = f"Field '{name}' cannot be set in both 'fields' and 'update'."
+    for name, value in fields.items():
+        if name == "summary":
+            edit.summary = _check_summary(value, errors)
+        elif name == "description":
+            if value is not None and not isinstance(value, str):
+                errors["description"] = "Operation value must be a string"
+            edit.description, edit.set_description = value, True
+        elif name == "labels":
+            edit.labels = _check_labels(value, errors)
+        elif name not in allowed_extra:
+            errors[name] = _NOT_SETTABLE.format(name)
+    labels = list(current_labels)
+    for name, operations in update.items():
+        if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+            errors[name] = "Update operations must be a list of objects."
+            continue
+        for operation in operations:
+            for verb, value in operation.items():
+                if name == "labels" and verb in ("add", "remove"):
+                    label = _check_label(value, errors)
+                    if label is not None and verb == "add" and label not in labels:
+                        labels.append(label)
+                    if label is not None and verb == "remove" and label in labels:
+                        labels.remove(label)
+                    edit.labels = labels
+                elif name == "labels" and verb == "set":
+                    checked = _check_labels(value, errors)
+                    if checked is not None:
+                        labels = checked
+                        edit.labels = labels
+                elif name == "summary" and verb == "set":
+                    edit.summary = _check_summary(value, errors)
+                elif name == "description" and verb == "set":
+                    if value is not None and not isinstance(value, str):
+                        errors["description"] = "Operation value must be a string"
+                    edit.description, edit.set_description = value, True
+                elif name == "comment" and verb == "add":
+                    body = value.get("body") if isinstance(value, dict) else None
+                    if not isinstance(body, str) or not body.strip():
+                        errors["comment"] = "Comment body can not be empty!"
+                    else:
+                        edit.comments = [*(edit.comments or []), body]
+                else:
+                    errors[name] = _NOT_SETTABLE.format(name)
+    return edit, errors
+
+
+# -- the application ------------------------------------------------------------------------------
+
+
+def create_app(
+    db_path: Path,
+    *,
+    user: str = "sandbox",
+    token: str = "sandbox",
+    project_key: str = "SEC",
+    issue_type: str = "Incident",
+) -> fastapi.FastAPI:
+    """Build the stand-in; the SQLite file is opened at startup and closed at shutdown."""
+    cfg = SandboxConfig(
+        project_key=project_key.upper(), issue_type=issue_type, user=user, token=token
+    )
+    faults = FaultInjector()
+    holder: dict[str, JiraStore] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: fastapi.FastAPI) -> AsyncIterator[None]:
+        holder["store"] = JiraStore(db_path)
+        try:
+            yield
+        finally:
+            holder.pop("store").close()
+
+    app = fastapi.FastAPI(
+        title="Incident Desk Jira sandbox",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.sandbox_config = cfg
+    app.state.faults = faults
+
+    def store() -> JiraStore:
+        try:
+            return holder["store"]
+        except KeyError:
+            raise JiraApiError(503, ["The Jira sandbox is not running."]) from None
+
+    def load_issue(id_or_key: str) -> Issue:
+        issue = store().get_issue(id_or_key)
+        if issue is None:
+            raise JiraApiError(404, [_NO_ISSUE])
+        return issue
+
+    # -- cross-cutting: faults, then authentication ----------------------------------------------
+
+    def authenticated(header: str | None) -> bool:
+        if not header or not header.lower().startswith("basic "):
+            return False
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        name, _, secret = decoded.partition(":")
+        return hmac.compare_digest(name.encode(), cfg.user.encode()) & hmac.compare_digest(
+            secret.encode(), cfg.token.encode()
+        )
+
+    @app.middleware("http")
+    async def gate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        if not path.startswith("/rest/"):
+            return await call_next(request)
+        fault = faults.take(request.method, path)
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(fault.retry_after)
+                return jira_error(
+                    fault.status, [f"Injected fault: HTTP {fault.status}."], headers=headers
+                )
+        header = request.headers.get("authorization")
+        if not authenticated(header):
+            headers = {"WWW-Authenticate": 'Basic realm="Incident Desk Jira sandbox"'}
+            if header:
+                headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
+            return jira_error(
+                401,
+                ["You are not authenticated. Authentication required to perform this operation."],
+                headers=headers,
+            )
+        return await call_next(request)
+
+    @app.exception_handler(JiraApiError)
+    async def _jira_api_error(_: Request, exc: JiraApiError) -> Response:
+        return jira_error(exc.status, exc.messages, exc.errors, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            message = f"No such resource in the Jira sandbox: {request.method} {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return jira_error(exc.status_code, [message], headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+        messages = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return jira_error(400, messages)
+
+    # -- server and user information -------------------------------------------------------------
+
+    @app.get(f"{API}/serverInfo")
+    async def server_info(request: Request) -> Response:
+        base = _base(request)
+        return JiraJSONResponse(
+            {
+                "baseUrl": base,
+                "displayUrl": base,
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "deploymentType": "Cloud",
+                "buildNumber": 100292,
+                "buildDate": "2026-11-01T00:00:00.000+0000",
+                "serverTime": jira_time(now_utc()),
+                "scmInfo": "incident-desk-sandbox",
+                "serverTitle": "Incident Desk Jira sandbox",
+                "serverTimeZone": "UTC",
+            }
+        )
+
+    @app.get(f"{API}/myself")
+    async def myself(request: Request) -> Response:
+        return JiraJSONResponse(
+            {
+                **user_json(_base(request), cfg.user),
+                "locale": "en_US",
+                "groups": {"size": 1, "items": []},
+                "applicationRoles": {"size": 1, "items": []},
+                "expand": "groups,applicationRoles",
+            }
+        )
+
+    @app.get(f"{API}/field")
+    async def fields() -> Response:
+        return JiraJSONResponse(fields_json())
+
+    @app.get(f"{API}/issuetype")
+    async def issue_types(request: Request) -> Response:
+        return JiraJSONResponse([issue_type_json(_base(request), cfg)])
+
+    @app.get(f"{API}/status")
+    async def statuses(request: Request) -> Response:
+        base = _base(request)
+        return JiraJSONResponse([status_json(base, s) for s in WORKFLOW])
+
+    @app.get(f"{API}/project")
+    async def projects(request: Request) -> Response:
+        return JiraJSONResponse([project_json(_base(request), cfg)])
+
+    @app.get(API + "/project/{project_id_or_key}")
+    async def project(request: Request, project_id_or_key: str) -> Response:
+        if project_id_or_key.upper() not in (cfg.project_key, PROJECT_ID):
+            raise JiraApiError(404, [f"No project could be found with key '{project_id_or_key}'."])
+        return JiraJSONResponse(project_json(_base(request), cfg))
+
+    # -- issues ----------------------------------------------------------------------------------
+
+    @app.post(f"{API}/issue")
+    async def create_issue(request: Request) -> Response:
+        body = await _json_object(request)
+        fields = body.get("fields")
+        if fields is None:
+            fields = {}
+        if not isinstance(fields, dict):
+            raise JiraApiError(400, ["'fields' must be a JSON object."])
+        errors: dict[str, str] = {}
+
+        project = fields.get("project")
+        if not isinstance(project, dict) or not (
+            str(project.get("key", "")).upper() == cfg.project_key
+            or str(project.get("id", "")) == PROJECT_ID
+        ):
+            errors["project"] = "Specify a valid project ID or key"
+        issuetype = fields.get("issuetype")
+        if not isinstance(issuetype, dict) or not ({"id", "name"} & set(issuetype)):
+            errors["issuetype"] = "Specify an issue type"
+        elif not (
+            issuetype.get("name") == cfg.issue_type or str(issuetype.get("id")) == ISSUE_TYPE_ID
+        ):
+            errors["issuetype"] = "The issue type selected is invalid."
+        if "summary" not in fields and "summary" not in (body.get("update") or {}):
+            errors["summary"] = "You must specify a summary of the issue."
+
+        rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+        edit, edit_errors = _parse_edit(rest, body.get("update"), [], allowed_extra=frozenset())
+        errors.update(edit_errors)
+
+        properties: dict[str, Any] = {}
+        raw_properties = body.get("properties") or []
+        if not isinstance(raw_properties, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p
+            for p in raw_properties
+        ):
+            errors["properties"] = "Properties must be a list of {key, value} objects."
+        else:
+            properties = {p["key"]: p["value"] for p in raw_properties}
+        if errors:
+            raise JiraApiError(400, errors=errors)
+
+        assert edit.summary is not None
+        issue = store().create_issue(
+            project_key=cfg.project_key,
+            issue_type=cfg.issue_type,
+            summary=edit.summary,
+            description=edit.description,
+            labels=edit.labels or [],
+            reporter=cfg.user,
+            properties=properties,
+        )
+        for comment in edit.comments or []:
+            store().add_comment(issue.id, comment, cfg.user)
+        base = _base(request)
+        return JiraJSONResponse(
+            {"id": str(issue.id), "key": issue.key, "self": f"{base}{API}/issue/{issue.id}"},
+            status_code=201,
+        )
+
+    @app.get(API + "/issue/{issue_id_or_key}")
+    async def get_issue(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        params = request.query_params
+        wanted = field_selector(params.getlist("fields"), "*all")
+        props = property_selector(params.getlist("properties"))
+        return JiraJSONResponse(issue_json(_base(request), cfg, issue, wanted, props))
+
+    @app.put(API + "/issue/{issue_id_or_key}")
+    async def edit_issue(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        body = await _json_object(request)
+        edit, errors = _parse_edit(
+            body.get("fields"), body.get("update"), issue.labels, allowed_extra=frozenset()
+        )
+        if errors:
+            raise JiraApiError(400, errors=errors)
+        store().update_issue(
+            issue.id,
+            summary=edit.summary,
+            description=edit.description,
+            set_description=edit.set_description,
+            labels=edit.labels,
+            comments=[(c, cfg.user) for c in edit.comments or []],
+        )
+        if request.query_params.get("returnIssue", "").lower() == "true":
+            updated = load_issue(str(issue.id))
+            return JiraJSONResponse(
+                issue_json(_base(request), cfg, updated, field_selector([], "*all"))
+            )
+        return Response(status_code=204)
+
+    @app.delete(API + "/issue/{issue_id_or_key}")
+    async def delete_issue(issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        store().delete_issue(issue.id)
+        return Response(status_code=204)
+
+    # -- transitions -----------------------------------------------------------------------------
+
+    def transition_json(base: str, target: Status) -> dict[str, Any]:
+        return {
+            "id": target.transition_id,
+            "name": target.name,
+            "to": status_json(base, target),
+            "hasScreen": False,
+            "isGlobal": True,
+            "isInitial": False,
+            "isAvailable": True,
+            "isConditional": False,
+            "isLooped": False,
+        }
+
+    def available(issue: Issue) -> list[Status]:
+        return [s for s in WORKFLOW if s.id != issue.status_id]
+
+    @app.get(API + "/issue/{issue_id_or_key}/transitions")
+    async def list_transitions(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        only = request.query_params.get("transitionId")
+        base = _base(request)
+        transitions = [
+            transition_json(base, s)
+            for s in available(issue)
+            if only is None or s.transition_id == only
+        ]
+        return JiraJSONResponse({"expand": "transitions", "transitions": transitions})
+
+    @app.post(API + "/issue/{issue_id_or_key}/transitions")
+    async def do_transition(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        body = await _json_object(request)
+        transition = body.get("transition")
+        if not isinstance(transition, dict) or transition.get("id") in (None, ""):
+            raise JiraApiError(400, ["Missing 'transition' identifier"])
+        # Jira accepts the id as a string or a number; pycontribs/jira sends a number when it
+        # is given one.
+        wanted_id = str(transition["id"])
+        target = next((s for s in available(issue) if s.transition_id == wanted_id), None)
+        if target is None:
+            raise JiraApiError(400, [f"Transition id '{wanted_id}' is not valid for this issue."])
+        edit, errors = _parse_edit(
+            body.get("fields"),
+            body.get("update"),
+            issue.labels,
+            allowed_extra=frozenset({"resolution"}),
+        )
+        if errors:
+            raise JiraApiError(400, errors=errors)
+        if edit.summary or edit.set_description or edit.labels is not None:
+            store().update_issue(
+                issue.id,
+                summary=edit.summary,
+                description=edit.description,
+                set_description=edit.set_description,
+                labels=edit.labels,
+            )
+        store().set_status(issue.id, target, comments=[(c, cfg.user) for c in edit.comments or []])
+        return Response(status_code=204)
+
+    # -- comments --------------------------------------------------------------------------------
+
+    @app.get(API + "/issue/{issue_id_or_key}/comment")
+    async def list_comments(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        start = _int_param(request, "startAt", 0)
+        limit = _int_param(request, "maxResults", 100)
+        order = request.query_params.get("orderBy", "created")
+        if order not in ("created", "+created", "-created"):
+            raise JiraApiError(400, [f"Invalid orderBy value '{order}'."])
+        comments = sorted(issue.comments, key=lambda c: c.id, reverse=order == "-created")
+        page = comments[start : start + limit]
+        base = _base(request)
+        return JiraJSONResponse(
+            {
+                "comments": [comment_json(base, issue.id, c) for c in page],
+                "maxResults": limit,
+                "total": len(comments),
+                "startAt": start,
+            }
+        )
+
+    @app.post(API + "/issue/{issue_id_or_key}/comment")
+    async def add_comment(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        body = await _json_object(request)
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
+        comment = store().add_comment(issue.id, text, cfg.user)
+        return JiraJSONResponse(comment_json(_base(request), issue.id, comment), status_code=201)
+
+    @app.get(API + "/issue/{issue_id_or_key}/comment/{comment_id}")
+    async def get_comment(request: Request, issue_id_or_key: str, comment_id: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        comment = next((c for c in issue.comments if str(c.id) == comment_id), None)
+        if comment is None:
+            raise JiraApiError(404, [f"Can not find a comment for key: {comment_id}."])
+        return JiraJSONResponse(comment_json(_base(request), issue.id, comment))
+
+    # -- issue properties ------------------------------------------------------------------------
+
+    @app.get(API + "/issue/{issue_id_or_key}/properties")
+    async def list_properties(request: Request, issue_id_or_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        base = _base(request)
+        keys = [
+            {"self": f"{base}{API}/issue/{issue.id}/properties/{key}", "key": key}
+            for key in issue.properties
+        ]
+        return JiraJSONResponse({"keys": keys})
+
+    @app.get(API + "/issue/{issue_id_or_key}/properties/{property_key}")
+    async def get_property(issue_id_or_key: str, property_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        if property_key not in issue.properties:
+            raise JiraApiError(404, [f"The property with key '{property_key}' does not exist."])
+        return JiraJSONResponse({"key": property_key, "value": issue.properties[property_key]})
+
+    @app.put(API + "/issue/{issue_id_or_key}/properties/{property_key}")
+    async def set_property(request: Request, issue_id_or_key: str, property_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        if len(property_key) > 255:
+            raise JiraApiError(400, ["The property key cannot be longer than 255 characters."])
+        raw = await request.body()
+        if len(raw) > PROPERTY_VALUE_MAX_BYTES:
+            raise JiraApiError(
+                400,
+                [f"The property value cannot be longer than {PROPERTY_VALUE_MAX_BYTES} bytes."],
+            )
+        value = await _json_body(request)
+        created = store().set_property(issue.id, property_key, value)
+        return Response(status_code=201 if created else 200)
+
+    @app.delete(API + "/issue/{issue_id_or_key}/properties/{property_key}")
+    async def delete_property(issue_id_or_key: str, property_key: str) -> Response:
+        issue = load_issue(issue_id_or_key)
+        if not store().delete_property(issue.id, property_key):
+            raise JiraApiError(404, [f"The property with key '{property_key}' does not exist."])
+        return Response(status_code=204)
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def run_search(
+        base: str,
+        jql: str,
+        *,
+        token: str | None,
+        max_results: int,
+        fields: list[str],
+        properties: list[str],
+    ) -> dict[str, Any]:
+        try:
+            query = jira_jql.parse(jql)
+        except jira_jql.JqlError as exc:
+            raise JiraApiError(400, [str(exc)]) from None
+        if not query.clauses:
+            # Jira Cloud's enhanced search refuses queries that would scan everything.
+            raise JiraApiError(
+                400,
+                [
+                    "Unbounded JQL queries are not allowed here. "
+                    "Please add a search restriction to your query."
+                ],
+            )
+        issues = store().list_issues()
+        for clause in query.clauses:
+            if clause.field == "project":
+                if clause.value.upper() not in (cfg.project_key, PROJECT_ID):
+                    raise JiraApiError(
+                        400, [f"The value '{clause.value}' does not exist for the field 'project'."]
+                    )
+            elif clause.field == "key" and not any(i.key == clause.value.upper() for i in issues):
+                raise JiraApiError(
+                    400, [f"An issue with key '{clause.value}' does not exist for field 'key'."]
+                )
+        matching = [i for i in issues if all(_matches(i, c) for c in query.clauses)]
+        for sort_field, descending in reversed(query.order_by or (("created", True),)):
+            matching.sort(key=_sort_key(sort_field), reverse=descending)
+        try:
+            offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        except (ValueError, binascii.Error):
+            raise JiraApiError(400, ["The nextPageToken is invalid or has expired."]) from None
+        limit = max(1, min(max_results, SEARCH_MAX_RESULTS))
+        page = matching[offset : offset + limit]
+        wanted = field_selector(fields, "id")
+        props = property_selector(properties)
+        result: dict[str, Any] = {
+            "issues": [issue_json(base, cfg, i, wanted, props) for i in page],
+            "isLast": offset + limit >= len(matching),
+        }
+        if not result["isLast"]:
+            result["nextPageToken"] = base64.urlsafe_b64encode(
+                str(offset + limit).encode()
+            ).decode()
+        return result
+
+    @app.get(f"{API}/search/jql")
+    async def search_get(request: Request) -> Response:
+        params = request.query_params
+        return JiraJSONResponse(
+            run_search(
+                _base(request),
+                params.get("jql", ""),
+                token=params.get("nextPageToken"),
+                max_results=_int_param(request, "maxResults", 50),
+                fields=params.getlist("fields"),
+                properties=params.getlist("properties"),
+            )
+        )
+
+    @app.post(f"{API}/search/jql")
+    async def search_post(request: Request) -> Response:
+        body = await _json_object(request)
+        max_results = body.get("maxResults", 50)
+        if not isinstance(max_results, int) or max_results < 0:
+            raise JiraApiError(400, ["maxResults must be a non-negative integer."])
+        fields = body.get("fields") or []
+        properties = body.get("properties") or []
+        if not isinstance(fields, list) or not isinstance(properties, list):
+            raise JiraApiError(400, ["fields and properties must be lists of strings."])
+        return JiraJSONResponse(
+            run_search(
+                _base(request),
+                str(body.get("jql") or ""),
+                token=None if body.get("nextPageToken") is None else str(body["nextPageToken"]),
+                max_results=max_results,
+                fields=[str(f) for f in fields],
+                properties=[str(p) for p in properties],
+            )
+        )
+
+    @app.api_route(f"{API}/search", methods=["GET", "POST"])
+    async def search_removed() -> Response:
+        return jira_error(
+            410,
+            [
+                "The requested API has been removed. Please migrate to the /rest/api/2/search/jql "
+                "API (see https://developer.atlassian.com/changelog/#CHANGE-2046)."
+            ],
+        )
+
+    # -- sandbox-only routes ---------------------------------------------------------------------
+
+    @app.get("/sandbox/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/sandbox/issues")
+    async def sandbox_issues() -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(issue.id),
+                "key": issue.key,
+                "summary": issue.summary,
+                "description": issue.description,
+                "status": issue.status.name,
+                "labels": issue.labels,
+                "properties": issue.properties,
+                "comments": [
+                    {"id": str(c.id), "body": c.body, "created": jira_time(c.created)}
+                    for c in issue.comments
+                ],
+                "created": jira_time(issue.created),
+                "updated": jira_time(issue.updated),
+            }
+            for issue in store().list_issues()
+        ]
+
+    @app.post("/sandbox/faults", status_code=201)
+    async def add_fault(spec: FaultSpec) -> dict[str, Any]:
+        return asdict(faults.add(spec))
+
+    @app.get("/sandbox/faults")
+    async def list_faults() -> list[dict[str, Any]]:
+        return [asdict(f) for f in faults.pending()]
+
+    @app.delete("/sandbox/faults", status_code=204)
+    async def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    return app
+
+
+def _matches(issue: Issue, clause: jira_jql.Clause) -> bool:
+    if clause.field == "project":
+        return True  # a single-project sandbox; unknown projects are refused before matching
+    if clause.field == "labels":
+        return clause.value in issue.labels
+    if clause.field == "key":
+        return issue.key == clause.value.upper()
+    assert clause.property_key is not None
+    if clause.property_key not in issue.properties:
+        return False
+    value: Any = issue.properties[clause.property_key]
+    for part in clause.property_path:
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    if isinstance(value, bool):
+        return str(value).lower() == clause.value.lower()
+    if isinstance(value, str | int | float):
+        return str(value) == clause.value
+    return False
+
+
+def _sort_key(field: str) -> Callable[[Issue], Any]:
+    if field == "key":
+        return lambda issue: (issue.project_key, int(issue.key.rsplit("-", 1)[1]))
+    if field == "updated":
+        return lambda issue: (issue.updated, issue.id)
+    return lambda issue: (issue.created, issue.id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.jira", description="Run the Incident Desk Jira stand-in."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--db", type=Path, required=True, help="SQLite file (created if missing)")
+    parser.add_argument("--project", default="SEC", help="project key (default SEC)")
+    parser.add_argument("--issue-type", default="Incident")
+    parser.add_argument("--user", default="sandbox")
+    parser.add_argument("--token", default="sandbox")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    app = create_app(
+        args.db,
+        user=args.user,
+        token=args.token,
+        project_key=args.project,
+        issue_type=args.issue_type,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    main()

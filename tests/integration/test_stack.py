@@ -1,0 +1,211 @@
+"""The whole stack as `make run` starts it, on free ports and its own state directory.
+
+Real parts only: the Temporal dev server from the venv, the Jira and PagerDuty stand-ins, the
+worker and the intake server as separate processes, driven over HTTP and read back with the
+`jira` library and the Temporal client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from jira import JIRA
+
+from incident_desk.settings import Settings
+from incident_desk.stack import Stack, StackError
+from integrations.temporal import connect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        state_dir=tmp_path_factory.mktemp("state"),
+        policies_dir=REPO / "policies",
+        temporal_port=free_port(),
+        temporal_ui_port=free_port(),
+        intake_port=free_port(),
+        jira_sandbox_port=free_port(),
+        pager_sandbox_port=free_port(),
+        worker_shutdown_grace=2.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Settings) -> Iterator[Stack]:
+    stack = Stack(settings)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def report(**overrides: object) -> dict:
+    return {
+        "client": "demo",
+        "summary": "Caller reports a phishing email asking for her bank PIN",
+        "description": "Maria Santos forwarded the mail from a lookalike domain.",
+        "channel": "phone",
+        "reporter": {"name": "Maria Santos", "contact": "maria@example.com"},
+        "aware_at": "2026-11-28T09:15:00+08:00",
+        "category": "phishing",
+        **overrides,
+    }
+
+
+def wait_for(fetch, predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached; last value: {value!r}")
+        time.sleep(0.2)
+
+
+def pages(settings: Settings, dedup_key: str) -> list[dict]:
+    response = httpx.get(
+        f"{settings.pager_sandbox_url}/sandbox/events", params={"dedup_key": dedup_key}
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def jira_client(settings: Settings) -> JIRA:
+    return JIRA(
+        server=settings.jira_base_url,
+        basic_auth=(settings.jira_user, settings.jira_token.get_secret_value()),
+        max_retries=0,
+    )
+
+
+def test_incident_from_intake_to_ticket_page_and_resolution(
+    stack: Stack, settings: Settings
+) -> None:
+    api = settings.intake_base_url
+    health = httpx.get(f"{api}/healthz").json()
+    assert health["ready"] is True
+    assert set(health["dependencies"]) >= {"temporal", "worker", "jira", "pager"}
+
+    posted_at = datetime.now(UTC)
+    accepted = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    workflow_id = body["workflow_id"]
+    assert workflow_id == "incident-demo-CALL-1001"
+    assert body["incident_id"] == "demo-CALL-1001"
+
+    events = wait_for(lambda: pages(settings, workflow_id), lambda e: len(e) >= 1)
+    trigger = events[0]["payload"]
+    assert trigger["event_action"] == "trigger"
+    assert trigger["dedup_key"] == workflow_id
+    assert "Maria" not in str(trigger) and "maria@" not in str(trigger)
+    page_latency = datetime.fromisoformat(events[0]["received_at"]) - posted_at
+    print(f"\nPOST to page at the pager sandbox: {page_latency.total_seconds() * 1000:.0f} ms")
+
+    view = wait_for(
+        lambda: httpx.get(body["status_url"]).json(), lambda v: v.get("jira_key") is not None
+    )
+    key = view["jira_key"]
+    jira = jira_client(settings)
+    found = jira.search_issues(f'issue.property[incident-desk].workflowId = "{workflow_id}"')
+    assert [issue.key for issue in found] == [key]
+    assert "phishing" in jira.issue(key).fields.summary
+
+    # The same client + external_ref again is the same incident, not a second one.
+    again = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
+    assert again.status_code == 202
+    assert again.json()["workflow_id"] == workflow_id
+
+    # Visible to operations by its search attributes (visibility is eventually consistent).
+    async def listed() -> list[str]:
+        client = await connect(settings.temporal_target)
+        query = f"IncidentClient = 'demo' AND JiraKey = '{key}'"
+        for _ in range(100):
+            ids = [wf.id async for wf in client.list_workflows(query)]
+            if ids:
+                return ids
+            await asyncio.sleep(0.2)
+        return []
+
+    assert asyncio.run(listed()) == [workflow_id]
+
+    refused = httpx.post(f"{api}/api/v1/incidents/{workflow_id}/resolve", json={"by": "ana"})
+    assert refused.status_code == 409
+    assert "acknowledge it first" in refused.json()["detail"]
+
+    acked = httpx.post(f"{api}/api/v1/incidents/demo-CALL-1001/ack", json={"by": "ana"})
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["acknowledged_by"] == "ana"
+    resolved = httpx.post(
+        f"{api}/api/v1/incidents/{workflow_id}/resolve", json={"by": "ana", "note": "contained"}
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    async def final_status() -> str:
+        handle = (await connect(settings.temporal_target)).get_workflow_handle(workflow_id)
+        await handle.result()
+        return (await handle.describe()).status.name
+
+    assert asyncio.run(asyncio.wait_for(final_status(), 30)) == "COMPLETED"
+    actions = [e["payload"]["event_action"] for e in pages(settings, workflow_id)]
+    assert actions == ["trigger", "acknowledge", "resolve"]
+    assert jira.issue(key).fields.status.name == "Done"
+    assert (
+        len(jira.search_issues(f'issue.property[incident-desk].workflowId = "{workflow_id}"')) == 1
+    )
+
+
+def test_bad_input_is_refused_with_the_field_named(stack: Stack, settings: Settings) -> None:
+    api = settings.intake_base_url
+    bad = httpx.post(f"{api}/api/v1/incidents", json=report(channel="fax", aware_at="yesterday"))
+    assert bad.status_code == 422
+    fields = {e["field"] for e in bad.json()["errors"]}
+    assert fields == {"channel", "aware_at"}
+
+    unknown = httpx.post(f"{api}/api/v1/incidents", json=report(client="nobody"))
+    assert unknown.status_code == 422
+    assert "nobody" in unknown.json()["detail"] and "demo" in unknown.json()["detail"]
+
+    assert httpx.get(f"{api}/api/v1/incidents/demo-does-not-exist").status_code == 404
+    assert httpx.get(f"{api}/docs").status_code == 200
+    paths = httpx.get(f"{api}/openapi.json").json()["paths"]
+    assert "/api/v1/incidents/{incident_id}/ack" in paths
+
+
+def test_open_incidents_survive_a_restart(stack: Stack, settings: Settings) -> None:
+    api = settings.intake_base_url
+    accepted = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-2002"))
+    status_url = accepted.json()["status_url"]
+    before = wait_for(lambda: httpx.get(status_url).json(), lambda v: v.get("jira_key"))
+
+    stack.stop()
+    stack.start()
+
+    after = httpx.get(status_url).json()
+    assert after["state"] == "ESCALATED"
+    assert after["jira_key"] == before["jira_key"]
+    acked = httpx.post(f"{api}/api/v1/incidents/demo-CALL-2002/ack", json={"by": "ben"})
+    assert acked.status_code == 200, acked.text
+    assert jira_client(settings).issue(before["jira_key"]).fields.summary
+
+
+def test_a_second_stack_on_the_same_ports_is_refused(stack: Stack, settings: Settings) -> None:
+    with pytest.raises(StackError, match="ports already in use"):
+        Stack(settings).start()

@@ -1,0 +1,91 @@
+"""Test doubles for the incident activities, registered under the production activity names.
+
+They stand in for Jira and the pager only; the workflow under test is the real one. Each call is
+recorded so tests can assert what the workflow asked the outside world to do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from activities.jira import CommentRequest, TicketRequest, TransitionRequest
+from activities.paging import PageRequest
+from incidents.policy import ClientPolicy
+from workflows.incident import IncidentWorkflow
+
+
+@dataclass
+class Outside:
+    """What the workflow did to the outside world, in order."""
+
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    jira_down: bool = False
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def of(self, name: str) -> list[Any]:
+        return [arg for n, arg in self.calls if n == name]
+
+    def activities(self) -> Sequence[Any]:
+        @activity.defn(name="load_client_policy")
+        async def load_client_policy(client: str) -> ClientPolicy:
+            self.calls.append(("load_client_policy", client))
+            return ClientPolicy(id=client, name=f"{client} test client")
+
+        @activity.defn(name="create_jira_ticket")
+        async def create_jira_ticket(request: TicketRequest) -> str:
+            self.calls.append(("create_jira_ticket", request))
+            if self.jira_down:
+                raise ApplicationError("Jira answered 503", type="JiraRequestError")
+            return "SEC-1"
+
+        @activity.defn(name="comment_jira_ticket")
+        async def comment_jira_ticket(request: CommentRequest) -> str:
+            self.calls.append(("comment_jira_ticket", request))
+            return "10000"
+
+        @activity.defn(name="transition_jira_ticket")
+        async def transition_jira_ticket(request: TransitionRequest) -> None:
+            self.calls.append(("transition_jira_ticket", request))
+
+        @activity.defn(name="trigger_page")
+        async def trigger_page(request: PageRequest) -> str:
+            self.calls.append(("trigger_page", request))
+            return request.dedup_key
+
+        @activity.defn(name="acknowledge_page")
+        async def acknowledge_page(dedup_key: str) -> None:
+            self.calls.append(("acknowledge_page", dedup_key))
+
+        @activity.defn(name="resolve_page")
+        async def resolve_page(dedup_key: str) -> None:
+            self.calls.append(("resolve_page", dedup_key))
+
+        return [
+            load_client_policy,
+            create_jira_ticket,
+            comment_jira_ticket,
+            transition_jira_ticket,
+            trigger_page,
+            acknowledge_page,
+            resolve_page,
+        ]
+
+
+def new_worker(client: Client, outside: Outside) -> Worker:
+    """A worker on its own task queue, so tests never pick up each other's workflows."""
+    return Worker(
+        client,
+        task_queue=f"test-{uuid.uuid4()}",
+        workflows=[IncidentWorkflow],
+        activities=outside.activities(),
+    )

@@ -1,0 +1,86 @@
+"""The Incident Desk worker: runs IncidentWorkflow and its activities on the `incident-desk` queue.
+
+Standalone for production (`python worker.py`, configured by environment variables, see README)
+and started by `incident-desk up` for the embedded stack. SIGINT/SIGTERM let in-flight
+activities finish before the process exits, so a deploy does not cut a Jira call in half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.jira import JiraActivities
+from activities.paging import Links, PagingActivities
+from activities.policies import PolicyActivities
+from incident_desk.settings import Settings
+from integrations.jira import JiraConfig, JiraGateway
+from integrations.pagerduty import PagerDutyClient
+from integrations.temporal import connect
+from workflows.incident import IncidentWorkflow
+
+log = logging.getLogger("incident_desk.worker")
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    jira = JiraGateway(
+        JiraConfig(
+            url=settings.jira_base_url,
+            user=settings.jira_user,
+            token=settings.jira_token,
+            project=settings.jira_project,
+            issue_type=settings.jira_issue_type,
+        )
+    )
+    pager = PagerDutyClient(settings.pagerduty_enqueue_url, settings.pagerduty_routing_key)
+    links = Links(
+        jira_url=settings.jira_base_url,
+        temporal_ui_url=settings.temporal_ui,
+        namespace=settings.temporal_namespace,
+    )
+    jira_activities = JiraActivities(jira)
+    paging_activities = PagingActivities(pager, links)
+    policy_activities = PolicyActivities(settings.policies_dir)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[IncidentWorkflow],
+        activities=[
+            policy_activities.load_client_policy,
+            jira_activities.create_jira_ticket,
+            jira_activities.comment_jira_ticket,
+            jira_activities.transition_jira_ticket,
+            paging_activities.trigger_page,
+            paging_activities.acknowledge_page,
+            paging_activities.resolve_page,
+        ],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings.temporal_target, settings.temporal_namespace)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
+        await stop.wait()
+        log.info("worker draining in-flight activities")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(Settings()))
+
+
+if __name__ == "__main__":
+    main()
