@@ -17,11 +17,25 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.temporal import venv_binary
 from workflows.names import IncidentSearchAttribute
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The Java test server starts without our custom search attributes; add them."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                member.key.name: IndexedValueType.ValueType(member.key.indexed_value_type.value)
+                for member in IncidentSearchAttribute
+            },
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +44,7 @@ async def java_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         test_server_existing_path=venv_binary("temporal-test-server"),
     )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                member.key.name: IndexedValueType.ValueType(member.key.indexed_value_type.value)
-                for member in IncidentSearchAttribute
-            },
-        )
-    )
+    await register_search_attributes(env.client)
     try:
         yield env
     finally:

@@ -235,14 +235,23 @@ class ExchangeRecorder:
         self.app = app
         self.include = include or (lambda path: True)
         self.exchanges: list[Exchange] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._in_flight = 0
+
+    def _settle(self, timeout: float = 5.0) -> None:
+        """Wait until no exchange is half-done: a client can hold its answer a moment before
+        the server-side task that served it has finished and recorded it."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def clear(self) -> None:
+        self._settle()
         with self._lock:
             self.exchanges.clear()
 
     def take(self) -> list[Exchange]:
         """The exchanges recorded so far, forgetting them."""
+        self._settle()
         with self._lock:
             taken, self.exchanges = self.exchanges, []
         return taken
@@ -303,7 +312,15 @@ class ExchangeRecorder:
                     record()
             await send(message)
 
-        await self.app(scope, recv, snd)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            await self.app(scope, recv, snd)
+        finally:
+            record()
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""Record the histories that the replay test checks every workflow change against.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs each lifecycle path of IncidentWorkflow on the real servers from the venv (activities are
+the test doubles, which is all replay needs: their results are in the history) and writes one
+JSON history per path next to this file. Record again only for a new path or a new workflow
+version; a change that cannot replay the committed histories needs `workflow.patched`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from incidents.lifecycle import Action, IncidentState
+from incidents.report import IncidentReport, StartIncident
+from integrations.temporal import venv_binary
+from tests.conftest import register_search_attributes
+from tests.workflows.doubles import Outside, new_worker
+from workflows.incident import TICKET_DEADLINE, IncidentWorkflow
+from workflows.names import IncidentSearchAttribute
+
+HERE = Path(__file__).parent
+
+REPORT = IncidentReport.model_validate(
+    {
+        "client": "demo",
+        "summary": "Agent's laptop stolen from a car",
+        "description": "Team lead reports the laptop of agent 4410 stolen overnight.",
+        "channel": "walk_in",
+        "reporter": {"name": "Team lead", "contact": "ext 2200"},
+        "aware_at": "2026-11-28T08:00:00+05:30",
+        "category": "lost_or_stolen_device",
+    }
+)
+
+
+async def _start(client: Client, outside: Outside, task_queue: str) -> WorkflowHandle:
+    incident_id = f"demo-{uuid.uuid4().hex[:8]}"
+    return await client.start_workflow(
+        IncidentWorkflow.run,
+        StartIncident(
+            incident_id=incident_id, report=REPORT, received_at=datetime(2026, 11, 28, tzinfo=UTC)
+        ),
+        id=f"incident-{incident_id}",
+        task_queue=task_queue,
+    )
+
+
+async def _escalated(handle: WorkflowHandle) -> None:
+    for _ in range(200):
+        if (await handle.query(IncidentWorkflow.state)).state == IncidentState.ESCALATED:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("workflow did not reach ESCALATED")
+
+
+async def acknowledged_and_resolved(env: WorkflowEnvironment) -> WorkflowHandle:
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue)
+        await _escalated(handle)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana", note="wiped"))
+        await handle.result()
+    return handle
+
+
+async def jira_down_then_paged(env: WorkflowEnvironment) -> WorkflowHandle:
+    outside = Outside(jira_down=True)
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue)
+        await env.sleep(TICKET_DEADLINE + timedelta(minutes=1))
+        await _escalated(handle)
+        await handle.terminate("recorded")
+    return handle
+
+
+PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
+    "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
+    "incident_jira_down_then_paged": ("java", jira_down_then_paged),
+}
+
+
+async def main() -> None:
+    dev = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=[member.key for member in IncidentSearchAttribute],
+    )
+    java = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+    )
+    await register_search_attributes(java.client)
+    try:
+        for name, (server, record) in PATHS.items():
+            env = dev if server == "dev" else java
+            handle = await record(env)
+            history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events")
+    finally:
+        await java.shutdown()
+        await dev.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
