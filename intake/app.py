@@ -24,6 +24,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -77,15 +78,24 @@ class Health(BaseModel):
     dependencies: dict[str, Dependency]
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+def _field(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "body"  # its loc is the character offset, not a field
+    parts = [str(p) for p in error["loc"] if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        position = error["loc"][-1] if error["loc"] else "?"
+        return f"not valid JSON (at character {position})"
+    return str(error["msg"])
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     """422 with one line per bad field, without echoing the submitted values back."""
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": _field(e), "message": _message(e)} for e in exc.errors()]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -259,13 +269,23 @@ class Intake:
             raise HTTPException(409, f"incident state unavailable: {exc}") from exc
 
     async def act(self, identifier: str, update: Any, action: Action) -> IncidentView:
+        handle = self.handle(identifier)
         try:
-            return await self.handle(identifier).execute_update(update, action)
+            return await handle.execute_update(update, action)
         except WorkflowUpdateFailedError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause)
             raise HTTPException(409, f"refused: {reason}") from exc
         except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and await self._closed(handle):
+                raise HTTPException(409, f"refused: incident '{identifier}' is closed") from exc
             raise _http_error(identifier, exc) from exc
+
+    async def _closed(self, handle: WorkflowHandle[Any, Any]) -> bool:
+        """An update to a finished workflow reports NOT_FOUND; tell "closed" from "never was"."""
+        try:
+            return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+        except RPCError:
+            return False
 
 
 def _http_error(identifier: str, exc: RPCError) -> HTTPException:

@@ -11,6 +11,8 @@ version; a change that cannot replay the committed histories needs `workflow.pat
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -115,3 +117,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # Skip interpreter finalisation, where temporalio's core can abort the process (sdk-python#300).
+    sys.stdout.flush()
+    os._exit(0)

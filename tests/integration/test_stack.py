@@ -8,6 +8,7 @@ worker and the intake server as separate processes, driven over HTTP and read ba
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 from jira import JIRA
+from typer.testing import CliRunner
 
+from incident_desk.cli import app
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
 from integrations.temporal import connect
@@ -164,6 +167,9 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
         return (await handle.describe()).status.name
 
     assert asyncio.run(asyncio.wait_for(final_status(), 30)) == "COMPLETED"
+    late = httpx.post(f"{api}/api/v1/incidents/{workflow_id}/ack", json={"by": "bob"})
+    assert late.status_code == 409
+    assert "is closed" in late.json()["detail"]
     actions = [e["payload"]["event_action"] for e in pages(settings, workflow_id)]
     assert actions == ["trigger", "acknowledge", "resolve"]
     assert jira.issue(key).fields.status.name == "Done"
@@ -178,6 +184,13 @@ def test_bad_input_is_refused_with_the_field_named(stack: Stack, settings: Setti
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"channel", "aware_at"}
+
+    not_json = httpx.post(
+        f"{api}/api/v1/incidents", content=b"{bad", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 422
+    assert not_json.json()["errors"][0]["field"] == "body"
+    assert "not valid JSON" in not_json.json()["detail"]
 
     unknown = httpx.post(f"{api}/api/v1/incidents", json=report(client="nobody"))
     assert unknown.status_code == 422
@@ -209,3 +222,37 @@ def test_open_incidents_survive_a_restart(stack: Stack, settings: Settings) -> N
 def test_a_second_stack_on_the_same_ports_is_refused(stack: Stack, settings: Settings) -> None:
     with pytest.raises(StackError, match="ports already in use"):
         Stack(settings).start()
+
+
+def test_cli_files_an_incident_and_shows_its_status(stack: Stack, settings: Settings) -> None:
+    runner = CliRunner()
+    api = settings.intake_base_url
+    filed = runner.invoke(
+        app,
+        [
+            "report", "--url", api,
+            "--summary", "Employee lost an unencrypted USB stick",
+            "--description", "Contained a call-recording export.",
+            "--reporter-name", "Floor manager", "--reporter-contact", "ext 1200",
+            "--channel", "walk_in", "--category", "lost_or_stolen_device",
+            "--external-ref", "USB-7",
+        ],
+    )  # fmt: skip
+    assert filed.exit_code == 0, filed.output
+    assert "incident_id: demo-USB-7" in filed.output
+    key = filed.output.split("jira_key: ")[1].split()[0]
+    assert key.startswith(f"{settings.jira_project}-")
+
+    shown = runner.invoke(app, ["status", "demo-USB-7", "--url", api])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["jira_key"] == key
+
+    missing = runner.invoke(app, ["status", "demo-nope", "--url", api])
+    assert missing.exit_code == 1
+    assert "no incident 'demo-nope'" in missing.output
+
+
+def test_cli_says_clearly_when_the_api_is_unreachable() -> None:
+    result = CliRunner().invoke(app, ["status", "x", "--url", f"http://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert "cannot reach the intake API" in result.output
