@@ -72,8 +72,13 @@ class IncidentReport(BaseModel):
 
 
 class StartIncident(BaseModel):
-    """Workflow input: the report with the instant it was received fixed by the intake."""
+    """Workflow input: the report with the instant it was received fixed by the intake.
+
+    `jira_key` is set when the incident was born in Jira (an agent logged the call as an issue):
+    the ticket exists already and must not be created again.
+    """
 
     incident_id: str
     report: IncidentReport
     received_at: datetime
+    jira_key: str | None = None

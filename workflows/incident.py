@@ -62,7 +62,11 @@ class IncidentWorkflow:
             self._view.severity = policy.default_severity
         self._move_to(IncidentState.TRIAGE)
 
-        await self._open_ticket()
+        if start.jira_key:
+            self._view.jira_key = start.jira_key
+            self._record("jira_ticket_linked", f"Born in Jira as {start.jira_key}")
+        else:
+            await self._open_ticket()
         await self._page_on_call(policy)
 
         await workflow.wait_condition(lambda: self._view.acknowledged_by is not None)

@@ -171,3 +171,17 @@ def test_search_attribute_names_are_the_documented_ones() -> None:
         "Regimes", "NextDeadline", "DeadlineBreached",
     }  # fmt: skip
     assert isinstance(SA.REGIMES.key, SearchAttributeKey)
+
+
+async def test_incident_born_in_jira_keeps_its_ticket(dev_env: WorkflowEnvironment) -> None:
+    outside = Outside()
+    start = start_input().model_copy(update={"jira_key": "SEC-42"})
+    async with new_worker(dev_env.client, outside) as worker:
+        handle = await dev_env.client.start_workflow(
+            IncidentWorkflow.run, start, id="incident-SEC-42", task_queue=worker.task_queue
+        )
+        view = await wait_until(handle, lambda v: v.state == IncidentState.ESCALATED)
+        await handle.terminate("test over")
+    assert view.jira_key == "SEC-42"
+    assert outside.of("create_jira_ticket") == []
+    assert outside.of("trigger_page")[0].jira_key == "SEC-42"
