@@ -13,6 +13,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
+from incident_desk import domain_cli
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
 
@@ -168,6 +169,8 @@ def serve() -> None:
 
     main()
 
+
+domain_cli.register(app)
 
 if __name__ == "__main__":
     app()

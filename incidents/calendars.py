@@ -14,7 +14,12 @@ The rules, applied to every obligation alike (see docs/obligations.md):
   hour in spring), the earlier instant is taken: the reference's rule is to produce the earlier
   plausible deadline when a rule is ambiguous.
 
-Nothing here reads the clock or the disk except `holidays` computing its tables.
+Nothing here reads the clock. Public holidays come from the `holidays` package, but workflow
+code cannot use it: its dependency dateutil reads the local time when imported and it loads
+translations through gettext and locale, all forbidden in Temporal's workflow sandbox. So the
+business-day functions take `HolidayTables`, plain data built outside workflow code (in an
+activity, with `build_holiday_table`); without tables they ask the package directly, which is
+what the CLI and tests do. Hour, day and month clocks need neither.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from functools import cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
@@ -125,15 +130,29 @@ class HolidayCalendar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     country: Country | None = None
-    subdivision: str | None = None
+    subdivision: str | None = Field(None, pattern=r"^[A-Z0-9]{1,3}$")
 
     @model_validator(mode="after")
-    def _known_calendar(self) -> HolidayCalendar:
-        if self.country is not None:
-            _holiday_table(self.country, self.subdivision)  # fails early, naming the calendar
-        elif self.subdivision is not None:
+    def _subdivision_needs_country(self) -> HolidayCalendar:
+        if self.country is None and self.subdivision is not None:
             raise ValueError("a subdivision needs a country")
         return self
+
+    def check_available(self) -> None:
+        """Raise ValueError unless `holidays` has this calendar.
+
+        Called by the loaders, not by the validator: a validator runs wherever the model is
+        decoded, including inside the workflow sandbox, where `holidays` cannot be imported.
+        """
+        if self.country is None:
+            return
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"no public holiday calendar for {self.country!r}")
+        if self.subdivision is not None and self.subdivision not in supported[self.country]:
+            raise ValueError(f"{self.country!r} has no holiday subdivision {self.subdivision!r}")
 
     def label(self) -> str:
         if self.country is None:
@@ -141,19 +160,80 @@ class HolidayCalendar(BaseModel):
         return self.country + (f"-{self.subdivision}" if self.subdivision else "")
 
 
-@cache
-def _holiday_table(country: str, subdivision: str | None) -> holidays.HolidayBase:
-    try:
-        return holidays.country_holidays(country, subdiv=subdivision)
-    except NotImplementedError as exc:
-        raise ValueError(f"no public holiday calendar for {country!r}: {exc}") from exc
+class MissingHolidays(ValueError):
+    """A business-day clock reached a year the given holiday tables do not cover."""
 
 
-def is_business_day(day: date, cal: HolidayCalendar) -> bool:
+class HolidayTable(BaseModel):
+    """One calendar's public holidays for a span of years, as plain data.
+
+    Data rather than a live `holidays` object for two reasons: workflow code cannot build one
+    (see the module docstring), and a deadline computed in a running workflow must not change
+    on replay because a newer `holidays` release revised a table. The source says which release.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    calendar: HolidayCalendar
+    first_year: int
+    last_year: int
+    weekend: tuple[int, ...] = Field(description="Weekday numbers, Monday = 0")
+    days_off: tuple[date, ...]
+    source: str
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year <= self.last_year
+
+
+class HolidayTables(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tables: tuple[HolidayTable, ...] = ()
+
+    def table_for(self, cal: HolidayCalendar, year: int) -> HolidayTable:
+        for table in self.tables:
+            if table.calendar == cal and table.covers(year):
+                return table
+        raise MissingHolidays(
+            f"no {cal.label()} holiday table for {year}: build one that covers it"
+        )
+
+
+def build_holiday_table(cal: HolidayCalendar, first_year: int, last_year: int) -> HolidayTable:
+    """Read a calendar out of the `holidays` package; outside workflow code only."""
+    import holidays
+
     if cal.country is None:
-        return day.weekday() < 5
-    table = _holiday_table(cal.country, cal.subdivision)
-    return day.weekday() not in table.weekend and day not in table
+        return HolidayTable(
+            calendar=cal,
+            first_year=first_year,
+            last_year=last_year,
+            weekend=(5, 6),
+            days_off=(),
+            source="weekends only",
+        )
+    table = holidays.country_holidays(
+        cal.country, subdiv=cal.subdivision, years=range(first_year, last_year + 1)
+    )
+    return HolidayTable(
+        calendar=cal,
+        first_year=first_year,
+        last_year=last_year,
+        weekend=tuple(sorted(table.weekend)),
+        days_off=tuple(sorted(table.keys())),
+        source=f"holidays {holidays.__version__}",
+    )
+
+
+@cache
+def _package_table(cal: HolidayCalendar, year: int) -> HolidayTable:
+    return build_holiday_table(cal, year, year)
+
+
+def is_business_day(day: date, cal: HolidayCalendar, tables: HolidayTables | None = None) -> bool:
+    """Without tables the `holidays` package is asked directly, which is fine outside workflows."""
+    table = _package_table(cal, day.year) if tables is None else tables.table_for(cal, day.year)
+    return day.weekday() not in table.weekend and day not in table.days_off
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -171,14 +251,16 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
 
 
-def add_business_days(day: date, count: int, cal: HolidayCalendar) -> date:
+def add_business_days(
+    day: date, count: int, cal: HolidayCalendar, tables: HolidayTables | None = None
+) -> date:
     """Day 0 is `day` itself, whatever kind of day it is; the result is the count-th business
     day after it."""
     current = day
     remaining = count
     while remaining > 0:
         current += timedelta(days=1)
-        if is_business_day(current, cal):
+        if is_business_day(current, cal, tables):
             remaining -= 1
     return current
 
@@ -191,6 +273,7 @@ def due_instant(
     business_days: bool = False,
     calendar: HolidayCalendar | None = None,
     due_time: time = time(17, 0),
+    tables: HolidayTables | None = None,
 ) -> datetime:
     """When a clock that started at `start` runs out, in UTC.
 
@@ -203,7 +286,7 @@ def due_instant(
     if business_days:
         if period.months or period.hours or period.minutes:
             raise ValueError(f"business-day clocks count whole days only, not {period}")
-        day = add_business_days(local.date(), period.days, calendar or HolidayCalendar())
+        day = add_business_days(local.date(), period.days, calendar or HolidayCalendar(), tables)
         return local_instant(day, due_time, tz)
     if period.is_clock_only:
         return start.astimezone(UTC) + period.clock

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from incidents.calendars import HolidayTables
 from incidents.facts import IncidentFacts
 from incidents.obligations import NextDeadline, ObligationReport, obligations_for
 from incidents.policy import ClientPolicy
@@ -38,9 +39,11 @@ def classify(
     answers: SeverityAnswers,
     policy: ClientPolicy | None = None,
     catalogue: Catalogue | None = None,
+    holidays: HolidayTables | None = None,
 ) -> Classification:
-    """Obligations first, then severity from them, so the two never disagree."""
-    report = obligations_for(facts, policy, catalogue)
+    """Obligations first, then severity from them, so the two never disagree. In workflow code
+    pass the catalogue and holiday tables an activity returned (see `obligations_for`)."""
+    report = obligations_for(facts, policy, catalogue, holidays)
     assessment = assess_severity(facts, answers, report, policy)
     return Classification(
         facts=facts,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -44,16 +43,14 @@ _ALIASES = {"UK": "GB"}
 _SUBDIVISION = re.compile(r"^([A-Z]{2})-([A-Z0-9]{1,3})$")
 
 
-@cache
-def _known_subdivisions(country: str) -> frozenset[str] | None:
-    """Subdivision codes the `holidays` package knows for a country, or None when it has none.
-
-    Imported here rather than at module level so the pure modules stay cheap to import.
+# ISO 3166-2:US: the states, DC and the outlying areas. US state laws are the one place where
+# rules name subdivisions, so a typo there must be caught; elsewhere the code's shape is checked.
+US_SUBDIVISIONS: frozenset[str] = frozenset(
     """
-    import holidays
-
-    subdivisions = holidays.list_supported_countries().get(country)
-    return frozenset(subdivisions) if subdivisions else None
+    AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
+    NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR UM VI
+    """.split()
+)
 
 
 def normalise_jurisdiction(code: str) -> str:
@@ -66,10 +63,8 @@ def normalise_jurisdiction(code: str) -> str:
     if match:
         country, sub = match.groups()
         country = _ALIASES.get(country, country)
-        if country in ISO_COUNTRIES:
-            known = _known_subdivisions(country)
-            if known is None or sub in known:
-                return f"{country}-{sub}"
+        if country in ISO_COUNTRIES and (country != "US" or sub in US_SUBDIVISIONS):
+            return f"{country}-{sub}"
     raise ValueError(
         f"unknown jurisdiction {code!r}: expected an ISO 3166-1 alpha-2 code (DE), "
         "an ISO 3166-2 subdivision (US-CA) or EU"

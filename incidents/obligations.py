@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -26,8 +26,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
 from incidents.calendars import (
     HolidayCalendar,
+    HolidayTables,
     Period,
     PeriodField,
+    build_holiday_table,
     due_instant,
     end_of_calendar_year,
 )
@@ -155,6 +157,7 @@ class _Situation:
     categories: frozenset[DataCategory]
     sectors: frozenset[Sector]
     policy: ClientPolicy | None
+    holidays: HolidayTables | None
 
 
 class _Excluded(Exception):
@@ -191,11 +194,14 @@ def obligations_for(
     facts: IncidentFacts,
     policy: ClientPolicy | None = None,
     catalogue: Catalogue | None = None,
+    holidays: HolidayTables | None = None,
 ) -> ObligationReport:
     """Every catalogue row (and the client's contract) judged against the facts.
 
-    Pass the catalogue explicitly inside workflow code if `load_catalogue()` was not already
-    called at worker start-up; otherwise the cached one is used.
+    Workflow code passes the catalogue and the holiday tables it got from an activity
+    (`load_catalogue()`, `holiday_tables_for(...)`): both are then part of its history, so a
+    replay computes the same deadlines even after a catalogue or `holidays` upgrade. Outside
+    workflows both may be left out and are loaded here.
     """
     catalogue = catalogue or load_catalogue()
     merged = effective_facts(facts, policy)
@@ -207,6 +213,7 @@ def obligations_for(
         categories=merged.categories(),
         sectors=frozenset(merged.sectors),
         policy=policy,
+        holidays=holidays,
     )
     due_time = catalogue.meta.business_day_due_time
     applicable: list[Obligation] = []
@@ -221,7 +228,7 @@ def obligations_for(
             applicable.append(_contract(policy, situation, due_time))
         except _Excluded as exc:
             excluded.append(NotApplicable(id=_contract_id(policy), reason=exc.reason))
-    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+    far = datetime.max.replace(tzinfo=UTC)
     applicable.sort(key=lambda o: (o.first_due() or far, o.id))
     excluded.sort(key=lambda n: n.id)
     return ObligationReport(obligations=tuple(applicable), not_applicable=tuple(excluded))
@@ -243,7 +250,7 @@ def _judge(regime: Regime, s: _Situation, due_time: time) -> Obligation:
         _check_territory(regime.territory, s, owed_by)
     questions = _check_requirements(regime, s)
     questions += [q.ask for q in regime.questions if not _answered(q.unless, s)]
-    stages = tuple(_stage(rule, s.facts, tz, calendar, due_time) for rule in regime.stages)
+    stages = tuple(_stage(rule, s, tz, calendar, due_time) for rule in regime.stages)
     return Obligation(
         id=regime.id,
         name=regime.name,
@@ -377,7 +384,7 @@ def _trigger_instant(trigger: Trigger, facts: IncidentFacts, tz: ZoneInfo) -> da
 
 def _stage(
     rule: StageRule,
-    facts: IncidentFacts,
+    s: _Situation,
     tz: ZoneInfo,
     calendar: HolidayCalendar | None,
     due_time: time,
@@ -394,15 +401,21 @@ def _stage(
 
     def clock(start: datetime, period: Period, business_days: bool) -> datetime:
         return due_instant(
-            start, period, tz=tz, business_days=business_days, calendar=calendar, due_time=due_time
+            start,
+            period,
+            tz=tz,
+            business_days=business_days,
+            calendar=calendar,
+            due_time=due_time,
+            tables=s.holidays,
         )
 
     cap = None
     if rule.outer_limit is not None:
-        cap_start = _trigger_instant(rule.outer_limit.from_, facts, tz)
+        cap_start = _trigger_instant(rule.outer_limit.from_, s.facts, tz)
         if cap_start is not None:
             cap = clock(cap_start, rule.outer_limit.deadline, False)
-    start = _trigger_instant(rule.from_, facts, tz)
+    start = _trigger_instant(rule.from_, s.facts, tz)
     if start is None:
         return StageDeadline(
             status=StageStatus.PENDING_TRIGGER, due_at=None, not_later_than=cap, **base
@@ -435,7 +448,7 @@ def _contract(policy: ClientPolicy, s: _Situation, due_time: time) -> Obligation
         **{"from": terms.from_},
         notes="Contractual SLA: it must leave the client time for its own fastest clock.",
     )
-    stage = _stage(rule, s.facts, ZoneInfo(policy.timezone), terms.calendar, due_time)
+    stage = _stage(rule, s, ZoneInfo(policy.timezone), terms.calendar, due_time)
     return Obligation(
         id=_contract_id(policy),
         name=f"Contractual incident notice to {policy.name}",
@@ -455,3 +468,35 @@ def _contract(policy: ClientPolicy, s: _Situation, due_time: time) -> Obligation
             ),
         ),
     )
+
+
+# --- holiday tables for workflow code ----------------------------------------------------------
+
+
+def calendars_in_use(
+    catalogue: Catalogue, policy: ClientPolicy | None = None
+) -> frozenset[HolidayCalendar]:
+    found = {r.calendar for r in catalogue.obligations if r.calendar is not None}
+    if policy is not None:
+        if policy.contract is not None and policy.contract.calendar is not None:
+            found.add(policy.contract.calendar)
+        if policy.card_acquirer is not None:
+            found.add(HolidayCalendar(country=policy.card_acquirer.country))
+    return frozenset(found)
+
+
+def holiday_tables_for(
+    facts: IncidentFacts,
+    policy: ClientPolicy | None = None,
+    catalogue: Catalogue | None = None,
+    years_ahead: int = 2,
+) -> HolidayTables:
+    """Every holiday table the incident's business-day clocks can need, from the year before
+    awareness to `years_ahead` after it. Reads the `holidays` package: call it from an activity,
+    never from workflow code."""
+    first = facts.aware_at.year - 1
+    last = facts.aware_at.year + years_ahead
+    calendars = sorted(
+        calendars_in_use(catalogue or load_catalogue(), policy), key=lambda c: c.label()
+    )
+    return HolidayTables(tables=tuple(build_holiday_table(c, first, last) for c in calendars))

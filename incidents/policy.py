@@ -223,6 +223,11 @@ def load_policy(path: Path) -> ClientPolicy:
         raise PolicyError(f"{path}: {problems}") from exc
     if policy.id != path.stem:
         raise PolicyError(f"{path}: id: '{policy.id}' must match the file name '{path.stem}'")
+    if policy.contract is not None and policy.contract.calendar is not None:
+        try:
+            policy.contract.calendar.check_available()
+        except ValueError as exc:
+            raise PolicyError(f"{path}: contract.calendar: {exc}") from exc
     return policy
 
 

@@ -233,7 +233,14 @@ class Catalogue(_Strict):
 def parse_catalogue(text: str) -> Catalogue:
     import yaml
 
-    return Catalogue.model_validate(yaml.safe_load(text))
+    catalogue = Catalogue.model_validate(yaml.safe_load(text))
+    for regime in catalogue.obligations:
+        if regime.calendar is not None:
+            try:
+                regime.calendar.check_available()
+            except ValueError as exc:
+                raise ValueError(f"{regime.id}: calendar: {exc}") from exc
+    return catalogue
 
 
 @cache
