@@ -18,11 +18,13 @@ from temporalio.worker import Worker
 from activities.jira import JiraActivities
 from activities.paging import Links, PagingActivities
 from activities.policies import PolicyActivities
+from incident_desk.connection import connect_configured, encryption_notice
 from incident_desk.settings import Settings
 from integrations.jira import JiraConfig, JiraGateway
 from integrations.pagerduty import PagerDutyClient
-from integrations.temporal import connect
+from integrations.telemetry import configure_tracing, metrics_runtime
 from workflows.incident import IncidentWorkflow
+from workflows.metrics import IncidentMetricsInterceptor
 
 log = logging.getLogger("incident_desk.worker")
 
@@ -60,11 +62,18 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             paging_activities.resolve_page,
         ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
+        interceptors=[IncidentMetricsInterceptor()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect(settings.temporal_target, settings.temporal_namespace)
+    provider = configure_tracing("incident-desk-worker", settings.otlp_endpoint)
+    client = await connect_configured(
+        settings, tracer_provider=provider, runtime=metrics_runtime(settings.metrics_address)
+    )
+    log.info("%s", encryption_notice(settings))
+    if settings.metrics_address:
+        log.info("Prometheus metrics at http://%s/metrics", settings.metrics_address)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

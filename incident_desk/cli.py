@@ -14,8 +14,10 @@ import typer
 from pydantic import ValidationError
 
 from incident_desk import domain_cli
+from incident_desk.connection import encryption_notice, with_metrics_address
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
+from integrations.codec import CodecConfigError
 
 app = typer.Typer(
     help="Incident Desk: durable handling of inbound security incident reports.",
@@ -37,8 +39,14 @@ def _settings() -> Settings:
 def up() -> None:
     """Start the whole stack (what `make run` runs) and keep it running until Ctrl-C."""
     settings = _settings()
-    stack = Stack(settings)
+    try:
+        notice = encryption_notice(settings)
+    except CodecConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stack = Stack(with_metrics_address(settings))
     typer.echo(f"Starting Incident Desk (state in {stack.state_dir}) ...")
+    typer.echo(notice)
     stopping = False
 
     def request_stop(*_: Any) -> None:
@@ -160,6 +168,48 @@ def status(
         raise typer.Exit(1) from None
     json.dump(view, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def _act(incident: str, verb: str, by: str, note: str | None, url: str | None) -> None:
+    settings = _settings()
+    base = _api(settings, url)
+    body: dict[str, Any] = {"by": by, "channel": "cli"}
+    if note:
+        body["note"] = note
+    try:
+        view = _fail_on_error(
+            httpx.post(f"{base}/api/v1/incidents/{incident}/{verb}", json=body, timeout=15)
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"incident_id: {view['incident_id']}")
+    typer.echo(f"state: {view['state']}")
+    typer.echo(f"acknowledged_by: {view.get('acknowledged_by') or '-'}")
+    if verb == "resolve":
+        typer.echo(f"resolved_by: {view.get('resolved_by') or '-'}")
+
+
+@app.command()
+def ack(
+    incident: Annotated[str, typer.Argument(help="Incident id or workflow id")],
+    by: Annotated[str, typer.Option(help="Who takes ownership")],
+    note: Annotated[str | None, typer.Option(help="A line for the timeline and Jira")] = None,
+    url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
+) -> None:
+    """Acknowledge an incident: stops its escalation chain (a later ack is recorded)."""
+    _act(incident, "ack", by, note, url)
+
+
+@app.command()
+def resolve(
+    incident: Annotated[str, typer.Argument(help="Incident id or workflow id")],
+    by: Annotated[str, typer.Option(help="Who resolved it")],
+    note: Annotated[str | None, typer.Option(help="What was done")] = None,
+    url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
+) -> None:
+    """Resolve an acknowledged incident: every page is resolved and the ticket moves to Done."""
+    _act(incident, "resolve", by, note, url)
 
 
 @app.command()

@@ -8,6 +8,7 @@ variables (README, "Configuration"); tests build a Settings with their own ports
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,11 @@ from workflows.names import TASK_QUEUE
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
+
+
+def _names(value: str) -> frozenset[str]:
+    """A comma-separated list of Jira names, compared case-insensitively as Jira does."""
+    return frozenset(n.strip().casefold() for n in value.split(",") if n.strip())
 
 
 class Settings(BaseSettings):
@@ -51,12 +57,48 @@ class Settings(BaseSettings):
     jira_issue_type: str = Field("Incident", validation_alias=_env("JIRA_ISSUE_TYPE"))
     jira_done_status: str = Field("Done", validation_alias=_env("JIRA_DONE_STATUS"))
     jira_sandbox_port: int = Field(8080, validation_alias=_env("JIRA_SANDBOX_PORT"))
+    # Jira webhooks into the intake server (docs/jira.md).
+    jira_webhook_mode: Literal["cloud", "datacenter"] = Field(
+        "cloud", validation_alias=_env("JIRA_WEBHOOK_MODE")
+    )
+    jira_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("JIRA_WEBHOOK_SECRET")
+    )
+    jira_webhook_token: SecretStr | None = Field(None, validation_alias=_env("JIRA_WEBHOOK_TOKEN"))
+    jira_webhook_max_bytes: int = Field(
+        1_048_576, ge=1024, validation_alias=_env("JIRA_WEBHOOK_MAX_BYTES")
+    )
+    jira_default_client: str = Field("demo", validation_alias=_env("JIRA_DEFAULT_CLIENT"))
+    jira_client_label_prefix: str = Field(
+        "client-", min_length=1, validation_alias=_env("JIRA_CLIENT_LABEL_PREFIX")
+    )
+    jira_ack_statuses: str = Field("In Progress", validation_alias=_env("JIRA_ACK_STATUSES"))
+    jira_resolve_statuses: str = Field("Done", validation_alias=_env("JIRA_RESOLVE_STATUSES"))
 
     pagerduty_events_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_EVENTS_URL"))
     pagerduty_routing_key: SecretStr = Field(
         SecretStr("sandbox-routing-key"), validation_alias=_env("PAGERDUTY_ROUTING_KEY")
     )
     pager_sandbox_port: int = Field(8090, validation_alias=_env("PAGER_SANDBOX_PORT"))
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("PAGERDUTY_WEBHOOK_SECRET"),
+        description="Signing secret of the v3 webhook subscription; unset disables the route",
+    )
+
+    # Observability and encryption (README, "Configuration"; docs/operations.md).
+    codec_keys: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_CODEC_KEYS"))
+    codec_keys_file: Path | None = Field(
+        None, validation_alias=_env("INCIDENT_DESK_CODEC_KEYS_FILE")
+    )
+    codec_token: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_CODEC_TOKEN"))
+    codec_cors_origins: str | None = Field(
+        None, validation_alias=_env("INCIDENT_DESK_CODEC_CORS_ORIGINS")
+    )
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    metrics_address: str | None = Field(
+        None, validation_alias=_env("INCIDENT_DESK_METRICS_ADDRESS")
+    )
 
     # Effective URLs: the configured real endpoint, else the local stand-in.
     @property
@@ -92,6 +134,14 @@ class Settings(BaseSettings):
     @property
     def pager_sandbox_url(self) -> str:
         return f"http://{self.host}:{self.pager_sandbox_port}"
+
+    @property
+    def jira_ack_status_names(self) -> frozenset[str]:
+        return _names(self.jira_ack_statuses)
+
+    @property
+    def jira_resolve_status_names(self) -> frozenset[str]:
+        return _names(self.jira_resolve_statuses)
 
     @property
     def intake_base_url(self) -> str:

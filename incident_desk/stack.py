@@ -10,19 +10,25 @@ incidents.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
 
+from incident_desk.connection import ui_codec_args
 from incident_desk.settings import Settings
 from integrations.temporal import venv_binary
 from workflows.names import IncidentSearchAttribute
+
+PAGER_WEBHOOK_SECRET_FILE = "pagerduty-webhook-secret"
+JIRA_WEBHOOK_SECRET_FILE = "jira-webhook-secret"
 
 
 class StackError(RuntimeError):
@@ -71,7 +77,49 @@ class Stack:
         self.startup_timeout = startup_timeout
         self.state_dir = settings.state_dir.resolve()
         self.log_dir = self.state_dir / "logs"
+        self.settings = self._with_pager_webhook_secret(settings)
+        self.settings = self._with_jira_webhook_secret(self.settings)
         self.parts = self._plan()
+
+    def _with_jira_webhook_secret(self, settings: Settings) -> Settings:
+        """The Jira sandbox signs its webhooks like Jira Cloud and the intake refuses unsigned
+        ones. A real Jira needs the secret that was given to its webhook, so none is invented
+        for it."""
+        if not settings.jira_sandboxed or settings.jira_webhook_secret is not None:
+            return settings
+        secret = self._state_secret(JIRA_WEBHOOK_SECRET_FILE)
+        return settings.model_copy(update={"jira_webhook_secret": secret})
+
+    def _state_secret(self, name: str) -> SecretStr:
+        """A secret shared by a sandbox and the intake, made once and kept (mode 0600) in the
+        state dir so that a restart keeps both sides agreeing. It reaches the children through
+        their environment or a file, never the command line, so `ps` does not show it."""
+        path = self.state_dir / name
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another start made it first; read theirs
+            else:
+                with os.fdopen(fd, "w", encoding="utf-8") as file:
+                    file.write(secrets.token_hex(32))
+        return SecretStr(path.read_text(encoding="utf-8").strip())
+
+    def jira_webhook_url(self) -> str:
+        """Where the Jira sandbox sends its webhooks: the intake, with the token if one is set."""
+        s = self.settings
+        url = f"{s.intake_base_url}/webhooks/jira"
+        if s.jira_webhook_token is not None:
+            url += "?" + urlencode({"token": s.jira_webhook_token.get_secret_value()})
+        return url
+
+    def _with_pager_webhook_secret(self, settings: Settings) -> Settings:
+        """The pager sandbox signs its callbacks and the intake checks them."""
+        if not settings.pager_sandboxed or settings.pagerduty_webhook_secret is not None:
+            return settings
+        secret = self._state_secret(PAGER_WEBHOOK_SECRET_FILE)
+        return settings.model_copy(update={"pagerduty_webhook_secret": secret})
 
     def _plan(self) -> list[Part]:
         s = self.settings
@@ -91,6 +139,7 @@ class Stack:
                         "--ui-disable-news-fetch",
                         "--log-level", "warn",
                         *IncidentSearchAttribute.cli_args(),
+                        *ui_codec_args(s),
                     ],
                     s.temporal_port,
                     ready_url=f"{s.temporal_ui}/",
@@ -109,6 +158,7 @@ class Stack:
                         "--issue-type", s.jira_issue_type,
                         "--user", s.jira_user,
                         "--token", s.jira_token.get_secret_value(),
+                        "--webhook-url", self.jira_webhook_url(),
                     ],
                     s.jira_sandbox_port,
                     ready_url=f"{s.jira_base_url}/sandbox/issues",
@@ -123,6 +173,7 @@ class Stack:
                         "--host", s.host,
                         "--port", str(s.pager_sandbox_port),
                         "--db", str(self.state_dir / "pagerduty.db"),
+                        "--webhook-url", f"{s.intake_base_url}/webhooks/pagerduty",
                     ],
                     s.pager_sandbox_port,
                     ready_url=f"{s.pager_sandbox_url}/sandbox/events",
@@ -145,10 +196,14 @@ class Stack:
             "Temporal UI": s.temporal_ui,
             "Intake API docs": f"{s.intake_base_url}/docs",
             "Jira": s.jira_base_url + (" (sandbox)" if s.jira_sandboxed else ""),
+            "Jira webhooks": f"{s.intake_base_url}/webhooks/jira"
+            + (" (signed)" if s.jira_webhook_secret else ""),
             "Pager": (f"{s.pager_sandbox_url}/sandbox/events (sandbox)" if s.pager_sandboxed
                       else s.pagerduty_enqueue_url),
             "Logs": str(self.log_dir),
         }  # fmt: skip
+        if s.metrics_address:
+            urls["Worker metrics"] = f"http://{s.metrics_address}/metrics"
         return urls
 
     def start(self) -> None:

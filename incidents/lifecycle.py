@@ -40,6 +40,22 @@ class Action(BaseModel):
 
     by: str = Field(min_length=1, max_length=200)
     note: str | None = Field(None, max_length=4000)
+    channel: str = Field(
+        "api",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Where the person acted: api, cli, pagerduty, opsgenie, jira, ...",
+    )
+
+
+class Page(BaseModel):
+    """One page sent for the incident; every open one is resolved with the incident."""
+
+    dedup_key: str
+    level: int = Field(description="Chain level; 0 for the no-responder alert")
+    round: int = 1
+    targets: list[str] = Field(default_factory=list)
+    paged_at: datetime
+    status: str = Field("open", description="open, acknowledged or resolved")
 
 
 class IncidentView(BaseModel):
@@ -57,6 +73,9 @@ class IncidentView(BaseModel):
     page_dedup_key: str | None = None
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    acknowledged_via: str | None = None
     resolved_by: str | None = None
     resolved_at: datetime | None = None
+    pages: list[Page] = Field(default_factory=list)
+    no_responder: bool = Field(False, description="The chain ran out and operations was alerted")
     timeline: list[TimelineEntry] = Field(default_factory=list)

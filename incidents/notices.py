@@ -8,6 +8,7 @@ gets the full report.
 
 from __future__ import annotations
 
+from incidents.escalation import Step
 from incidents.lifecycle import IncidentView
 from incidents.report import IncidentReport
 
@@ -34,6 +35,35 @@ def page_details(view: IncidentView) -> dict[str, str]:
     return details
 
 
+def step_page_summary(view: IncidentView, step: Step) -> str:
+    """The chain position leads, so a level-2 responder knows level 1 already had its chance."""
+    if not step.targets:
+        return page_summary(view)
+    return f"{step.label}: {page_summary(view)}"
+
+
+def step_page_details(view: IncidentView, step: Step) -> dict[str, str]:
+    details = page_details(view)
+    if step.targets:
+        details |= {
+            "escalation_level": f"{step.level} of {step.levels}",
+            "escalation_round": f"{step.round} of {step.rounds}",
+            "targets": ", ".join(step.targets),
+        }
+    return details
+
+
+def no_responder_summary(view: IncidentView, target: str, rounds: int) -> str:
+    return (
+        f"NO RESPONDER for {target}: nobody acknowledged after {rounds} round(s) of the "
+        f"escalation chain. {page_summary(view)}"
+    )
+
+
+def no_responder_details(view: IncidentView, target: str, rounds: int) -> dict[str, str]:
+    return page_details(view) | {"alert": "no_responder", "targets": target, "rounds": str(rounds)}
+
+
 def static_summary(incident_id: str, severity: str, category: str, client: str) -> str:
     """The one line that names an incident in the Temporal UI's list."""
     return f"{incident_id} · {severity} · {category.replace('_', ' ')} · {client}"
@@ -46,6 +76,7 @@ def current_details(view: IncidentView) -> str:
         ("Severity", view.severity),
         ("Jira", view.jira_key or "not yet created"),
         ("Page", view.page_dedup_key or "not sent"),
+        ("Pages", ", ".join(page.dedup_key for page in view.pages) or "none"),
         ("Acknowledged by", view.acknowledged_by or "nobody yet"),
     ]
     lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]

@@ -171,6 +171,17 @@ class ClientPolicy(BaseModel):
     escalation: dict[Severity, tuple[EscalationLevel, ...]] = Field(
         default_factory=dict, description="Escalation chain per severity, first level first"
     )
+    escalation_repeats: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="Times the whole chain is paged again after its last level goes unanswered",
+    )
+    no_responder_target: str = Field(
+        "bpo-operations-manager",
+        min_length=1,
+        description="Who gets the 'no responder' alert once the chain and its repeats are spent",
+    )
     status_updates: dict[Severity, PositiveDuration] = Field(
         default_factory=dict, description="How often the client hears from us while it is open"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from incident_desk.settings import Settings
@@ -9,6 +11,8 @@ from intake.app import create_app
 
 
 def main() -> None:
+    # uvicorn configures only its own loggers; ours (e.g. ignored webhooks) must show too.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.intake_port, log_level="info"

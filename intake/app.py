@@ -18,6 +18,7 @@ import httpx
 from fastapi import FastAPI, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -38,17 +39,22 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from incident_desk.connection import connect_configured
 from incident_desk.settings import Settings
 from incidents import notices
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.policy import ClientPolicy, PolicyError, load_policies
 from incidents.report import IncidentReport, StartIncident
-from integrations.temporal import connect
+from intake.jira_webhooks import install_jira_webhooks
+from intake.observability import observe
+from intake.pager_webhooks import router as pager_webhooks
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
 from workflows.names import incident_id_from, workflow_id_for
 
 log = logging.getLogger("incident_desk.intake")
+
+ACT_TIMEOUT = 10.0
 
 IncidentId = Annotated[
     str,
@@ -111,6 +117,7 @@ class Intake:
         self.policies: dict[str, ClientPolicy] = {}
         self.policy_error: str | None = None
         self._client: Client | None = None
+        self.tracer_provider: TracerProvider | None = None
         self._http = httpx.AsyncClient(timeout=2.0)
 
     def load_policies(self) -> None:
@@ -125,8 +132,8 @@ class Intake:
         """Temporal may start after us (`make run` starts everything at once): keep trying."""
         while self._client is None:
             try:
-                self._client = await connect(
-                    self.settings.temporal_target, self.settings.temporal_namespace
+                self._client = await connect_configured(
+                    self.settings, tracer_provider=self.tracer_provider
                 )
             except Exception as exc:  # any connection failure means "not yet"
                 log.debug("temporal not reachable yet: %s", exc)
@@ -219,43 +226,55 @@ class Intake:
                 422, f"client: unknown client '{report.client}'; known clients: {known}"
             )
         incident_id = f"{report.client}-{report.external_ref or uuid.uuid4().hex[:12]}"
-        workflow_id = workflow_id_for(incident_id)
-        received_at = datetime.now(UTC)
-        severity = report.severity or policy.default_severity
-        category = report.category or "unclassified"
-        try:
-            await self.client().start_workflow(
-                IncidentWorkflow.run,
-                StartIncident(incident_id=incident_id, report=report, received_at=received_at),
-                id=workflow_id,
-                task_queue=self.settings.task_queue,
-                # The same client + external_ref is one incident, running or finished.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(SA.CLIENT.key, report.client),
-                        SearchAttributePair(SA.STATE.key, str(IncidentState.REPORTED)),
-                        SearchAttributePair(SA.SEVERITY.key, str(severity)),
-                        SearchAttributePair(SA.TYPE.key, category),
-                    ]
-                ),
-                static_summary=notices.static_summary(
-                    incident_id, severity, category, report.client
-                ),
-            )
-        except WorkflowAlreadyStartedError:
-            log.info("incident %s already exists; not started again", incident_id)
-        except RPCError as exc:
-            raise HTTPException(
-                503,
-                f"Temporal did not accept the incident ({exc.message}); nothing was filed, retry",
-            ) from exc
+        workflow_id = await self.start_incident(
+            StartIncident(incident_id=incident_id, report=report, received_at=datetime.now(UTC)),
+            policy,
+        )
         return IncidentAccepted(
             incident_id=incident_id,
             workflow_id=workflow_id,
             status_url=f"{base_url}/api/v1/incidents/{incident_id}",
         )
+
+    async def start_incident(self, start: StartIncident, policy: ClientPolicy) -> str:
+        """Start the incident's workflow unless it exists, running or finished; its workflow id.
+
+        Every way in (API, Jira webhook) starts incidents here, so a repeated report, a retried
+        request or a redelivered webhook never becomes a second incident.
+        """
+        report = start.report
+        workflow_id = workflow_id_for(start.incident_id)
+        severity = report.severity or policy.default_severity
+        category = report.category or "unclassified"
+        attributes = [
+            SearchAttributePair(SA.CLIENT.key, report.client),
+            SearchAttributePair(SA.STATE.key, str(IncidentState.REPORTED)),
+            SearchAttributePair(SA.SEVERITY.key, str(severity)),
+            SearchAttributePair(SA.TYPE.key, category),
+        ]
+        if start.jira_key:
+            attributes.append(SearchAttributePair(SA.JIRA_KEY.key, start.jira_key))
+        try:
+            await self.client().start_workflow(
+                IncidentWorkflow.run,
+                start,
+                id=workflow_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(attributes),
+                static_summary=notices.static_summary(
+                    start.incident_id, severity, category, report.client
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            log.info("incident %s already exists; not started again", start.incident_id)
+        except RPCError as exc:
+            raise HTTPException(
+                503,
+                f"Temporal did not accept the incident ({exc.message}); nothing was filed, retry",
+            ) from exc
+        return workflow_id
 
     def handle(self, identifier: str) -> WorkflowHandle[Any, Any]:
         return self.client().get_workflow_handle(workflow_id_for(incident_id_from(identifier)))
@@ -271,21 +290,32 @@ class Intake:
     async def act(self, identifier: str, update: Any, action: Action) -> IncidentView:
         handle = self.handle(identifier)
         try:
-            return await handle.execute_update(update, action)
+            # An update waits for a worker; without one, answer rather than hang the caller.
+            return await asyncio.wait_for(handle.execute_update(update, action), ACT_TIMEOUT)
+        except TimeoutError as exc:
+            raise HTTPException(
+                503, f"no worker answered within {ACT_TIMEOUT:.0f} s; nothing was changed, retry"
+            ) from exc
         except WorkflowUpdateFailedError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause)
             raise HTTPException(409, f"refused: {reason}") from exc
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND and await self._closed(handle):
+            if exc.status == RPCStatusCode.NOT_FOUND and await self.is_closed(handle):
                 raise HTTPException(409, f"refused: incident '{identifier}' is closed") from exc
             raise _http_error(identifier, exc) from exc
 
-    async def _closed(self, handle: WorkflowHandle[Any, Any]) -> bool:
+    async def is_closed(self, handle: WorkflowHandle[Any, Any]) -> bool:
         """An update to a finished workflow reports NOT_FOUND; tell "closed" from "never was"."""
         try:
             return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
         except RPCError:
             return False
+
+
+def _via_api(action: Action) -> Action:
+    """Only the pager and Jira webhooks may claim their channels; an API call is the API (or the
+    CLI, which calls it)."""
+    return action.model_copy(update={"channel": "cli" if action.channel == "cli" else "api"})
 
 
 def _http_error(identifier: str, exc: RPCError) -> HTTPException:
@@ -318,6 +348,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.intake = intake
+    observe(app, intake)
+    install_jira_webhooks(app, intake)
+    app.include_router(pager_webhooks)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> JSONResponse:
@@ -343,13 +376,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def acknowledge(incident_id: IncidentId, action: Action) -> IncidentView:
         """Take ownership of the incident; the page is acknowledged and Jira is told."""
-        return await intake.act(incident_id, IncidentWorkflow.acknowledge, action)
+        return await intake.act(incident_id, IncidentWorkflow.acknowledge, _via_api(action))
 
     @app.post(
         "/api/v1/incidents/{incident_id}/resolve", response_model=IncidentView, tags=["incidents"]
     )
     async def resolve(incident_id: IncidentId, action: Action) -> IncidentView:
         """Resolve an acknowledged incident; the page is resolved and the ticket moved to Done."""
-        return await intake.act(incident_id, IncidentWorkflow.resolve, action)
+        return await intake.act(incident_id, IncidentWorkflow.resolve, _via_api(action))
 
     return app

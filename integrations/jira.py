@@ -60,6 +60,18 @@ class JiraConfig(pydantic.BaseModel):
     retry_max_wait_seconds: float = pydantic.Field(5.0, ge=0)
 
 
+class JiraIdentity(pydantic.BaseModel):
+    """A Jira user as Cloud (`accountId`) or Data Center (`name`, `key`) names it."""
+
+    model_config = pydantic.ConfigDict(extra="ignore", populate_by_name=True)
+
+    account_id: str | None = pydantic.Field(None, alias="accountId")
+    name: str | None = None
+    key: str | None = None
+    email_address: str | None = pydantic.Field(None, alias="emailAddress")
+    display_name: str | None = pydantic.Field(None, alias="displayName")
+
+
 class JiraRequestError(Exception):
     """Jira refused or could not be reached.
 
@@ -240,6 +252,34 @@ class JiraGateway:
         """None means "not created yet"; both markers are tried, see the module docstring."""
         return self._call("find issue", lambda client: self._find(client, workflow_id)[0])
 
+    def workflow_id_of(self, key: str) -> str | None:
+        """The workflow id in the issue's `incident-desk` property; None if it has none.
+
+        Read directly rather than searched: a property read is consistent at once, while Jira
+        Cloud's search index may lag the write by seconds.
+        """
+
+        def read(client: jira.JIRA) -> str | None:
+            try:
+                value = client.issue_property(key, PROPERTY_KEY).raw.get("value")
+            except jira.JIRAError as exc:
+                if exc.status_code == 404:  # no such property (or issue): not ours
+                    return None
+                raise
+            workflow_id = value.get("workflowId") if isinstance(value, dict) else None
+            return workflow_id if isinstance(workflow_id, str) and workflow_id else None
+
+        return self._call("read issue property", read)
+
+    def myself(self) -> JiraIdentity:
+        """Who Incident Desk is in Jira, to recognise its own changes in webhooks."""
+
+        def read(client: jira.JIRA) -> JiraIdentity:
+            me: dict[str, Any] = client.myself()
+            return JiraIdentity.model_validate(me)
+
+        return self._call("read myself", read)
+
     # -- effects ---------------------------------------------------------------------------------
 
     def create_incident_issue(
@@ -282,6 +322,23 @@ class JiraGateway:
         preferable to losing a lifecycle event from the ticket.
         """
         return self._call("add comment", lambda client: str(client.add_comment(key, body).id))
+
+    def add_comment_once(self, key: str, body: str, marker: str) -> str | None:
+        """Comment unless a comment containing `marker` exists; returns the new comment's id.
+
+        For comments that answer one outside event (a webhook delivery): the event may be
+        delivered again, to this or another intake instance, and must not be answered twice.
+        The marker is part of the body, so it must be something a reader may see.
+        """
+
+        def comment(client: jira.JIRA) -> str | None:
+            # Newest first: the event being answered is recent, and old issues have many comments.
+            recent = client.comments(key, order_by="-created", max_results=100)
+            if any(marker in str(c.body) for c in recent):
+                return None
+            return str(client.add_comment(key, body).id)
+
+        return self._call("add comment", comment)
 
     def status_of(self, key: str) -> str:
         """The status name, read fresh: people move tickets in Jira behind the workflow's back."""

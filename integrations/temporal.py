@@ -6,16 +6,49 @@ Workflow inputs and state are pydantic models; the pydantic data converter keeps
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
+from temporalio.runtime import Runtime
 
 
-async def connect(target: str, namespace: str = "default") -> Client:
-    return await Client.connect(target, namespace=namespace, data_converter=pydantic_data_converter)
+def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
+    """With a codec, failure messages and stack traces are encoded too: they can quote input."""
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(
+    target: str,
+    namespace: str = "default",
+    *,
+    codec: PayloadCodec | None = None,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
+) -> Client:
+    """Workers built on the returned client inherit its codec and its (worker) interceptors."""
+    return await Client.connect(
+        target,
+        namespace=namespace,
+        data_converter=data_converter(codec),
+        interceptors=interceptors,
+        runtime=runtime,
+    )
 
 
 def venv_binary(name: str) -> str:

@@ -25,6 +25,15 @@ Jira routes (all under /rest/api/2, HTTP basic auth required, errors in Jira's
     GET|PUT|DELETE issue/{idOrKey}/properties/{propertyKey}
     GET|POST search/jql                               the JQL subset in `sandbox.jira_jql`
 
+Users: the main user (`--user`/`--token`, the account Incident Desk uses) and `agent`/`agent`
+("Sandbox Agent"), a person to act as. A REST call acts as its basic-auth user: it is the reporter
+of the issues it creates, the author of its comments and the `user` of its webhooks.
+
+Webhooks: creating, editing, transitioning, commenting on and deleting issues through the REST
+API sends Jira Cloud's webhook events (`jira:issue_created`, `jira:issue_updated` with a
+`changelog`, `comment_created`, `jira:issue_deleted`) to every registered URL, signed with its
+secret, asynchronously and with retries (`sandbox.jira_webhooks`).
+
 Workflow: "To Do" (status 10000) → "In Progress" (10001) → "Done" (10002); every status can move
 to every other one through transitions 11 / 21 / 31, named after their target status.
 
@@ -44,8 +53,17 @@ Sandbox-only routes (no auth, not part of Jira; for tests and humans):
            Faults apply before authentication, like a proxy or load balancer in front of Jira.
     GET    /sandbox/faults            pending faults
     DELETE /sandbox/faults            clear them
+    POST   /sandbox/webhooks          register a webhook: {"url": ..., "secret": optional,
+                                      "events": optional list of event names}
+    GET    /sandbox/webhooks          registered webhooks (never their secrets)
+    DELETE /sandbox/webhooks/{id}     unregister one
+    GET    /sandbox/webhooks/deliveries[?event=...&issue=KEY]
+                                      every delivery (latest 1000): identifier, state, attempts,
+                                      the exact headers and body sent
+    DELETE /sandbox/webhooks/deliveries   forget them
 
-Run it: `python -m sandbox.jira --host 127.0.0.1 --port 8080 --db .state/jira.sqlite3`.
+Run it: `python -m sandbox.jira --host 127.0.0.1 --port 8080 --db .state/jira.sqlite3
+[--webhook-url URL ...] [--webhook-secret S]` (the secret defaults to $JIRA_WEBHOOK_SECRET).
 """
 
 from __future__ import annotations
@@ -56,7 +74,8 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,6 +95,7 @@ from sandbox.jira_render import (
     ISSUE_TYPE_ID,
     PROJECT_ID,
     SandboxConfig,
+    SandboxUser,
     comment_json,
     field_selector,
     fields_json,
@@ -87,13 +107,23 @@ from sandbox.jira_render import (
     status_json,
     user_json,
 )
-from sandbox.jira_store import WORKFLOW, Issue, JiraStore, Status, now_utc
+from sandbox.jira_store import WORKFLOW, Comment, Issue, JiraStore, Status, now_utc
+from sandbox.jira_webhooks import (
+    WebhookRegistration,
+    WebhookSender,
+    change,
+    comment_event,
+    issue_event,
+    status_changes,
+)
 
 PROPERTY_VALUE_MAX_BYTES = 32768
 SUMMARY_MAX = 255
 SEARCH_MAX_RESULTS = 100
 _NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 _NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+# A person to act as in tests, distinct from the account Incident Desk uses.
+DEFAULT_AGENTS = (SandboxUser("agent", "agent", "Sandbox Agent"),)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -293,20 +323,35 @@ def create_app(
     token: str = "sandbox",
     project_key: str = "SEC",
     issue_type: str = "Incident",
+    agents: Sequence[SandboxUser] = DEFAULT_AGENTS,
+    webhook_urls: Sequence[str] = (),
+    webhook_secret: str | None = None,
+    webhook_backoff_seconds: float = 0.25,
 ) -> fastapi.FastAPI:
-    """Build the stand-in; the SQLite file is opened at startup and closed at shutdown."""
+    """Build the stand-in; the SQLite file is opened at startup and closed at shutdown.
+
+    Each of `webhook_urls` is registered at startup, signed with `webhook_secret` if given.
+    """
     cfg = SandboxConfig(
-        project_key=project_key.upper(), issue_type=issue_type, user=user, token=token
+        project_key=project_key.upper(),
+        issue_type=issue_type,
+        user=user,
+        token=token,
+        agents=tuple(agents),
     )
     faults = FaultInjector()
-    holder: dict[str, JiraStore] = {}
+    holder: dict[str, Any] = {}  # the store and the webhook sender, while running
 
     @asynccontextmanager
     async def lifespan(_: fastapi.FastAPI) -> AsyncIterator[None]:
         holder["store"] = JiraStore(db_path)
+        sender = holder["webhooks"] = WebhookSender(backoff_seconds=webhook_backoff_seconds)
+        for url in webhook_urls:
+            sender.register(url, webhook_secret)
         try:
             yield
         finally:
+            holder.pop("webhooks").close()
             holder.pop("store").close()
 
     app = fastapi.FastAPI(
@@ -321,9 +366,58 @@ def create_app(
 
     def store() -> JiraStore:
         try:
-            return holder["store"]
+            store_: JiraStore = holder["store"]
         except KeyError:
             raise JiraApiError(503, ["The Jira sandbox is not running."]) from None
+        return store_
+
+    def webhooks() -> WebhookSender:
+        try:
+            sender: WebhookSender = holder["webhooks"]
+        except KeyError:
+            raise JiraApiError(503, ["The Jira sandbox is not running."]) from None
+        return sender
+
+    def actor(request: Request) -> str:
+        """The basic-auth user of the request: the author of what it changes, as in Jira."""
+        return str(getattr(request.state, "jira_user", cfg.user))
+
+    def emit_issue(
+        request: Request,
+        issue_id: int,
+        *,
+        event: str,
+        type_name: str,
+        items: list[dict[str, Any]] | None = None,
+        comment: Comment | None = None,
+    ) -> None:
+        issue = load_issue(str(issue_id))
+        changelog = (store().next_changelog_id(), items) if items else None
+        webhooks().emit(
+            issue_event(
+                _base(request),
+                cfg,
+                event=event,
+                type_name=type_name,
+                actor=actor(request),
+                issue=issue,
+                changelog=changelog,
+                comment=comment,
+            )
+        )
+
+    def emit_comments(request: Request, issue_id: int, comments: list[Comment]) -> None:
+        """Jira sends `comment_created` besides the `jira:issue_updated` that carries a comment;
+        receivers must tolerate both (see ../shared/specs/README.md, section 6)."""
+        if not comments:
+            return
+        issue = load_issue(str(issue_id))
+        for comment in comments:
+            webhooks().emit(
+                comment_event(
+                    _base(request), cfg, event="comment_created", issue=issue, comment=comment
+                )
+            )
 
     def load_issue(id_or_key: str) -> Issue:
         issue = store().get_issue(id_or_key)
@@ -333,17 +427,22 @@ def create_app(
 
     # -- cross-cutting: faults, then authentication ----------------------------------------------
 
-    def authenticated(header: str | None) -> bool:
+    def authenticated(header: str | None) -> str | None:
+        """The user the header proves to be, if any; every user is compared, in constant time."""
         if not header or not header.lower().startswith("basic "):
-            return False
+            return None
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return False
+            return None
         name, _, secret = decoded.partition(":")
-        return hmac.compare_digest(name.encode(), cfg.user.encode()) & hmac.compare_digest(
-            secret.encode(), cfg.token.encode()
-        )
+        found = None
+        for candidate in cfg.users:
+            if hmac.compare_digest(name.encode(), candidate.name.encode()) & hmac.compare_digest(
+                secret.encode(), candidate.token.encode()
+            ):
+                found = candidate.name
+        return found
 
     @app.middleware("http")
     async def gate(
@@ -364,7 +463,8 @@ def create_app(
                     fault.status, [f"Injected fault: HTTP {fault.status}."], headers=headers
                 )
         header = request.headers.get("authorization")
-        if not authenticated(header):
+        user = authenticated(header)
+        if user is None:
             headers = {"WWW-Authenticate": 'Basic realm="Incident Desk Jira sandbox"'}
             if header:
                 headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
@@ -373,6 +473,7 @@ def create_app(
                 ["You are not authenticated. Authentication required to perform this operation."],
                 headers=headers,
             )
+        request.state.jira_user = user
         return await call_next(request)
 
     @app.exception_handler(JiraApiError)
@@ -417,7 +518,7 @@ def create_app(
     async def myself(request: Request) -> Response:
         return JiraJSONResponse(
             {
-                **user_json(_base(request), cfg.user),
+                **user_json(_base(request), actor(request), cfg.display_name(actor(request))),
                 "locale": "en_US",
                 "groups": {"size": 1, "items": []},
                 "applicationRoles": {"size": 1, "items": []},
@@ -499,11 +600,12 @@ def create_app(
             summary=edit.summary,
             description=edit.description,
             labels=edit.labels or [],
-            reporter=cfg.user,
+            reporter=actor(request),
             properties=properties,
         )
         for comment in edit.comments or []:
-            store().add_comment(issue.id, comment, cfg.user)
+            store().add_comment(issue.id, comment, actor(request))
+        emit_issue(request, issue.id, event="jira:issue_created", type_name="issue_created")
         base = _base(request)
         return JiraJSONResponse(
             {"id": str(issue.id), "key": issue.key, "self": f"{base}{API}/issue/{issue.id}"},
@@ -527,14 +629,33 @@ def create_app(
         )
         if errors:
             raise JiraApiError(400, errors=errors)
-        store().update_issue(
+        added = store().update_issue(
             issue.id,
             summary=edit.summary,
             description=edit.description,
             set_description=edit.set_description,
             labels=edit.labels,
-            comments=[(c, cfg.user) for c in edit.comments or []],
+            comments=[(c, actor(request)) for c in edit.comments or []],
         )
+        items = _edit_changes(issue, edit)
+        if items:
+            emit_issue(
+                request,
+                issue.id,
+                event="jira:issue_updated",
+                type_name="issue_updated",
+                items=items,
+                comment=added[-1] if added else None,
+            )
+        elif added:
+            emit_issue(
+                request,
+                issue.id,
+                event="jira:issue_updated",
+                type_name="issue_commented",
+                comment=added[-1],
+            )
+        emit_comments(request, issue.id, added)
         if request.query_params.get("returnIssue", "").lower() == "true":
             updated = load_issue(str(issue.id))
             return JiraJSONResponse(
@@ -543,9 +664,18 @@ def create_app(
         return Response(status_code=204)
 
     @app.delete(API + "/issue/{issue_id_or_key}")
-    async def delete_issue(issue_id_or_key: str) -> Response:
+    async def delete_issue(request: Request, issue_id_or_key: str) -> Response:
         issue = load_issue(issue_id_or_key)
+        payload = issue_event(
+            _base(request),
+            cfg,
+            event="jira:issue_deleted",
+            type_name="issue_deleted",
+            actor=actor(request),
+            issue=issue,
+        )
         store().delete_issue(issue.id)
+        webhooks().emit(payload)
         return Response(status_code=204)
 
     # -- transitions -----------------------------------------------------------------------------
@@ -607,7 +737,18 @@ def create_app(
                 set_description=edit.set_description,
                 labels=edit.labels,
             )
-        store().set_status(issue.id, target, comments=[(c, cfg.user) for c in edit.comments or []])
+        added = store().set_status(
+            issue.id, target, comments=[(c, actor(request)) for c in edit.comments or []]
+        )
+        emit_issue(
+            request,
+            issue.id,
+            event="jira:issue_updated",
+            type_name="issue_generic",
+            items=[*status_changes(issue.status, target), *_edit_changes(issue, edit)],
+            comment=added[-1] if added else None,
+        )
+        emit_comments(request, issue.id, added)
         return Response(status_code=204)
 
     # -- comments --------------------------------------------------------------------------------
@@ -625,7 +766,7 @@ def create_app(
         base = _base(request)
         return JiraJSONResponse(
             {
-                "comments": [comment_json(base, issue.id, c) for c in page],
+                "comments": [comment_json(base, cfg, issue.id, c) for c in page],
                 "maxResults": limit,
                 "total": len(comments),
                 "startAt": start,
@@ -639,8 +780,18 @@ def create_app(
         text = body.get("body")
         if not isinstance(text, str) or not text.strip():
             raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
-        comment = store().add_comment(issue.id, text, cfg.user)
-        return JiraJSONResponse(comment_json(_base(request), issue.id, comment), status_code=201)
+        comment = store().add_comment(issue.id, text, actor(request))
+        emit_issue(
+            request,
+            issue.id,
+            event="jira:issue_updated",
+            type_name="issue_commented",
+            comment=comment,
+        )
+        emit_comments(request, issue.id, [comment])
+        return JiraJSONResponse(
+            comment_json(_base(request), cfg, issue.id, comment), status_code=201
+        )
 
     @app.get(API + "/issue/{issue_id_or_key}/comment/{comment_id}")
     async def get_comment(request: Request, issue_id_or_key: str, comment_id: str) -> Response:
@@ -648,7 +799,7 @@ def create_app(
         comment = next((c for c in issue.comments if str(c.id) == comment_id), None)
         if comment is None:
             raise JiraApiError(404, [f"Can not find a comment for key: {comment_id}."])
-        return JiraJSONResponse(comment_json(_base(request), issue.id, comment))
+        return JiraJSONResponse(comment_json(_base(request), cfg, issue.id, comment))
 
     # -- issue properties ------------------------------------------------------------------------
 
@@ -819,6 +970,35 @@ def create_app(
             for issue in store().list_issues()
         ]
 
+    @app.post("/sandbox/webhooks", status_code=201)
+    async def add_webhook(registration: WebhookRegistration) -> dict[str, Any]:
+        webhook = webhooks().register(
+            str(registration.url), registration.secret, registration.events
+        )
+        return webhook.public()
+
+    @app.get("/sandbox/webhooks")
+    async def list_webhooks() -> list[dict[str, Any]]:
+        return [w.public() for w in webhooks().webhooks()]
+
+    @app.delete("/sandbox/webhooks/{webhook_id}", status_code=204)
+    async def remove_webhook(webhook_id: int) -> Response:
+        if not webhooks().unregister(webhook_id):
+            raise JiraApiError(404, [f"No webhook {webhook_id}."])
+        return Response(status_code=204)
+
+    @app.get("/sandbox/webhooks/deliveries")
+    async def list_deliveries(
+        event: str | None = None, issue: str | None = None
+    ) -> list[dict[str, Any]]:
+        found = webhooks().deliveries(event=event, issue_key=issue.upper() if issue else None)
+        return [d.public() for d in found]
+
+    @app.delete("/sandbox/webhooks/deliveries", status_code=204)
+    async def clear_deliveries() -> Response:
+        webhooks().clear_deliveries()
+        return Response(status_code=204)
+
     @app.post("/sandbox/faults", status_code=201)
     async def add_fault(spec: FaultSpec) -> dict[str, Any]:
         return asdict(faults.add(spec))
@@ -833,6 +1013,18 @@ def create_app(
         return Response(status_code=204)
 
     return app
+
+
+def _edit_changes(before: Issue, edit: _Edit) -> list[dict[str, Any]]:
+    """Changelog items for the fields an edit really changed (Jira omits no-op changes)."""
+    items = []
+    if edit.summary is not None and edit.summary != before.summary:
+        items.append(change("summary", before.summary, edit.summary))
+    if edit.set_description and edit.description != before.description:
+        items.append(change("description", before.description, edit.description))
+    if edit.labels is not None and edit.labels != before.labels:
+        items.append(change("labels", " ".join(before.labels), " ".join(edit.labels)))
+    return items
 
 
 def _matches(issue: Issue, clause: jira_jql.Clause) -> bool:
@@ -876,6 +1068,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--issue-type", default="Incident")
     parser.add_argument("--user", default="sandbox")
     parser.add_argument("--token", default="sandbox")
+    parser.add_argument(
+        "--webhook-url",
+        action="append",
+        default=[],
+        help="send Jira webhooks here (repeatable); more via POST /sandbox/webhooks",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("JIRA_WEBHOOK_SECRET") or None,
+        help="sign the --webhook-url deliveries with this secret "
+        "(default: $JIRA_WEBHOOK_SECRET, which keeps it off the command line)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     app = create_app(
@@ -884,6 +1088,8 @@ def main(argv: list[str] | None = None) -> None:
         token=args.token,
         project_key=args.project,
         issue_type=args.issue_type,
+        webhook_urls=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 

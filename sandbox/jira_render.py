@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,15 +21,35 @@ _ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versi
 
 
 @dataclass(frozen=True)
+class SandboxUser:
+    """A login of the stand-in. Several exist so that tests can act as a person in Jira, distinct
+    from the account Incident Desk itself uses (whose own changes it must recognise and skip)."""
+
+    name: str
+    token: str = field(repr=False)
+    display_name: str
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     project_key: str
     issue_type: str
     user: str
-    token: str
+    token: str = field(repr=False)
+    agents: tuple[SandboxUser, ...] = ()
 
     @property
     def project_name(self) -> str:
         return f"{self.project_key} (Incident Desk sandbox)"
+
+    @property
+    def users(self) -> tuple[SandboxUser, ...]:
+        """The main user first; an agent with the main user's name is shadowed by it."""
+        main = SandboxUser(self.user, self.token, self.user)
+        return (main, *(a for a in self.agents if a.name != self.user))
+
+    def display_name(self, name: str) -> str:
+        return next((u.display_name for u in self.users if u.name == name), name)
 
 
 def jira_time(value: datetime) -> str:
@@ -42,13 +62,13 @@ def _account_id(user: str) -> str:
     return hashlib.sha256(f"sandbox-user:{user}".encode()).hexdigest()[:24]
 
 
-def user_json(base: str, user: str) -> dict[str, Any]:
+def user_json(base: str, user: str, display_name: str | None = None) -> dict[str, Any]:
     account_id = _account_id(user)
     return {
         "self": f"{base}{API}/user?accountId={account_id}",
         "accountId": account_id,
         "emailAddress": f"{user}@sandbox.invalid",
-        "displayName": user,
+        "displayName": display_name or user,
         "active": True,
         "timeZone": "UTC",
         "accountType": "atlassian",
@@ -112,8 +132,8 @@ def project_json(base: str, cfg: SandboxConfig) -> dict[str, Any]:
     }
 
 
-def comment_json(base: str, issue_id: int, comment: Comment) -> dict[str, Any]:
-    author = user_json(base, comment.author)
+def comment_json(base: str, cfg: SandboxConfig, issue_id: int, comment: Comment) -> dict[str, Any]:
+    author = user_json(base, comment.author, cfg.display_name(comment.author))
     return {
         "self": f"{base}{API}/issue/{issue_id}/comment/{comment.id}",
         "id": str(comment.id),
@@ -157,8 +177,8 @@ def issue_json(
 ) -> dict[str, Any]:
     status = issue.status
     done = status.category_key == "done"
-    reporter = user_json(base, issue.reporter)
-    comments = [comment_json(base, issue.id, c) for c in issue.comments]
+    reporter = user_json(base, issue.reporter, cfg.display_name(issue.reporter))
+    comments = [comment_json(base, cfg, issue.id, c) for c in issue.comments]
     all_fields: dict[str, Any] = {
         "summary": issue.summary,
         "description": issue.description,

@@ -303,9 +303,14 @@ class JiraStore:
         set_description: bool = False,
         labels: list[str] | None = None,
         comments: list[tuple[str, str]] | None = None,
-    ) -> None:
-        """Apply an edit; `comments` are (body, author) pairs added in the same transaction."""
-        now = _ts(now_utc())
+    ) -> list[Comment]:
+        """Apply an edit; `comments` are (body, author) pairs added in the same transaction.
+
+        Returns the comments added, which the webhooks of the edit carry.
+        """
+        when = now_utc()
+        now = _ts(when)
+        added: list[Comment] = []
         with self._tx() as conn:
             if summary is not None:
                 conn.execute("UPDATE issues SET summary = ? WHERE id = ?", (summary, issue_id))
@@ -318,14 +323,18 @@ class JiraStore:
                     "UPDATE issues SET labels = ? WHERE id = ?", (json.dumps(labels), issue_id)
                 )
             for body, author in comments or []:
-                self._insert_comment(conn, issue_id, body, author, now)
+                comment_id = self._insert_comment(conn, issue_id, body, author, now)
+                added.append(Comment(comment_id, issue_id, body, author, when, when))
             conn.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
+        return added
 
     def set_status(
         self, issue_id: int, status: Status, *, comments: list[tuple[str, str]] | None = None
-    ) -> None:
-        now = _ts(now_utc())
+    ) -> list[Comment]:
+        when = now_utc()
+        now = _ts(when)
         resolved = now if status.category_key == "done" else None
+        added: list[Comment] = []
         with self._tx() as conn:
             conn.execute(
                 "UPDATE issues SET status_id = ?, status_changed = ?, updated = ?,"
@@ -333,11 +342,19 @@ class JiraStore:
                 (status.id, now, now, resolved, issue_id),
             )
             for body, author in comments or []:
-                self._insert_comment(conn, issue_id, body, author, now)
+                comment_id = self._insert_comment(conn, issue_id, body, author, now)
+                added.append(Comment(comment_id, issue_id, body, author, when, when))
+        return added
 
     def delete_issue(self, issue_id: int) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM issues WHERE id = ?", (issue_id,))
+
+    def next_changelog_id(self) -> int:
+        """Ids of change groups, as webhooks carry them; they survive restarts like issue ids do,
+        because receivers may use them as idempotency keys."""
+        with self._tx() as conn:
+            return self._next(conn, "changelog-id", _FIRST_ID)
 
     # -- comments -------------------------------------------------------------------------------
 

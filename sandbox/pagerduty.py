@@ -8,17 +8,28 @@ holds it to that. It keeps every accepted event and the resulting alert state in
 restarted stack still shows who was paged, and it can be told to fail the next calls so retry
 behaviour can be exercised over real HTTP.
 
+A person can acknowledge an alert through `POST /sandbox/alerts/{dedup_key}/acknowledge`, as they
+would in the PagerDuty app; the sandbox then calls back like PagerDuty does, with a v3 webhook
+`incident.acknowledged` signed in `X-PagerDuty-Signature` (when started with a webhook URL and
+secret). The signing is written out here on purpose rather than shared with our verifier, so a
+mistake on one side cannot hide behind the same mistake on the other.
+
 Beyond the spec, PagerDuty's developer documentation limits `payload.summary` to 1024 characters
 and `dedup_key` to 255; those limits are enforced here too, since a real PagerDuty would cut or
 refuse such events.
 
-    python -m sandbox.pagerduty --host 127.0.0.1 --port 8090 --db .state/pagerduty.sqlite3
+    python -m sandbox.pagerduty --host 127.0.0.1 --port 8090 --db .state/pagerduty.sqlite3 \
+        --webhook-url http://127.0.0.1:8000/webhooks/pagerduty \
+        --webhook-secret-file .state/pagerduty-webhook-secret
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -29,8 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import uvicorn
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -88,6 +100,17 @@ class Fault(BaseModel):
     status: Literal[429, 500, 502, 503, 504]
     count: int = Field(1, ge=1)
     retry_after: float | None = Field(None, ge=0)
+
+
+class Acknowledgement(BaseModel):
+    by: str = Field("Sandbox Responder", min_length=1, max_length=200)
+
+
+class Webhook(BaseModel):
+    """Where the sandbox calls back, as a PagerDuty v3 webhook subscription would."""
+
+    url: str
+    secret: str = Field(min_length=1)
 
 
 class InvalidEvent(ValueError):
@@ -195,6 +218,18 @@ class PagerDutyStore:
                 " WHERE dedup_key = ?",
                 (at, at, dedup_key),
             )
+
+    def acknowledge_by_person(self, dedup_key: str) -> dict[str, Any] | None:
+        """Acknowledge as a responder would in the app; None if no such alert, unchanged if closed."""
+        at = _now()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, updated_at = ?"
+                " WHERE dedup_key = ? AND status = 'triggered'",
+                (at, at, dedup_key),
+            )
+            row = db.execute("SELECT * FROM alerts WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        return dict(row) if row is not None else None
 
     def events(self, dedup_key: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -375,7 +410,68 @@ async def _read_json(request: Request) -> tuple[bool, Any]:
         return False, None
 
 
-def create_app(db_path: Path) -> FastAPI:
+def incident_acknowledged(alert: dict[str, Any], by: str) -> dict[str, Any]:
+    """A v3 webhook body shaped like PagerDuty's `incident.acknowledged` example."""
+    incident_id = "Q" + hashlib.sha1(alert["dedup_key"].encode()).hexdigest()[:13].upper()
+    agent_id = "P" + hashlib.sha1(by.encode()).hexdigest()[:6].upper()
+    return {
+        "event": {
+            "id": uuid.uuid4().hex,
+            "event_type": "incident.acknowledged",
+            "resource_type": "incident",
+            "occurred_at": alert["acknowledged_at"],
+            "agent": {
+                "html_url": f"https://sandbox.pagerduty.invalid/users/{agent_id}",
+                "id": agent_id,
+                "self": f"https://api.pagerduty.invalid/users/{agent_id}",
+                "summary": by,
+                "type": "user_reference",
+            },
+            "client": None,
+            "data": {
+                "id": incident_id,
+                "type": "incident",
+                "self": f"https://api.pagerduty.invalid/incidents/{incident_id}",
+                "html_url": f"https://sandbox.pagerduty.invalid/incidents/{incident_id}",
+                "status": "acknowledged",
+                "incident_key": alert["dedup_key"],
+                "created_at": alert["triggered_at"],
+                "title": alert["summary"],
+                "urgency": "high" if alert["severity"] in ("critical", "error") else "low",
+                "assignees": [],
+                "teams": [],
+                "priority": None,
+                "conference_bridge": None,
+                "resolve_reason": None,
+            },
+        }
+    }
+
+
+async def _deliver(webhook: Webhook, body: dict[str, Any]) -> dict[str, Any]:
+    """Sign and post once; the result is reported to the caller instead of retried."""
+    raw = json.dumps(body).encode()
+    digest = hmac.new(webhook.secret.encode(), raw, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "PagerDuty-Webhook/V3.0",
+        "X-PagerDuty-Signature": f"v1={digest}",
+        "X-Webhook-Id": body["event"]["id"],
+    }
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            response = await http.post(webhook.url, content=raw, headers=headers)
+    except httpx.HTTPError as exc:
+        return {"url": webhook.url, "delivered": False, "error": type(exc).__name__}
+    return {
+        "url": webhook.url,
+        "delivered": response.is_success,
+        "status": response.status_code,
+        "response": response.text[:500],
+    }
+
+
+def create_app(db_path: Path, webhook: Webhook | None = None) -> FastAPI:
     """Build the stand-in on its own database, so tests and the live stack never share state."""
     store = PagerDutyStore(Path(db_path))
 
@@ -444,6 +540,22 @@ def create_app(db_path: Path) -> FastAPI:
     ) -> list[dict[str, Any]]:
         return await run_in_threadpool(store.alerts, status, dedup_key)
 
+    @app.post("/sandbox/alerts/{dedup_key}/acknowledge")
+    async def acknowledge_alert(
+        dedup_key: str, acknowledgement: Acknowledgement | None = None
+    ) -> dict[str, Any]:
+        """A responder presses "Acknowledge": the alert moves, then the webhook is delivered."""
+        by = (acknowledgement or Acknowledgement()).by
+        alert = await run_in_threadpool(store.acknowledge_by_person, dedup_key)
+        if alert is None:
+            raise HTTPException(404, f"no alert with dedup_key '{dedup_key}'")
+        if alert["status"] == "resolved":
+            raise HTTPException(409, f"alert '{dedup_key}' is resolved")
+        delivery = None
+        if webhook is not None:
+            delivery = await _deliver(webhook, incident_acknowledged(alert, by))
+        return {"alert": alert, "webhook": delivery}
+
     @app.post("/sandbox/faults", status_code=201)
     async def add_fault(fault: Fault) -> dict[str, int]:
         pending = await run_in_threadpool(store.add_fault, fault)
@@ -458,8 +570,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--db", type=Path, default=Path(".state/pagerduty.sqlite3"))
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--webhook-url", help="Where acknowledgements are called back (v3)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--webhook-secret", help="Signing secret (visible in `ps`; prefer a file)")
+    secret.add_argument("--webhook-secret-file", type=Path, help="File holding the secret")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level=args.log_level)
+    webhook = None
+    if args.webhook_url:
+        # Without a flag, the secret the intake checks against (PAGERDUTY_WEBHOOK_SECRET).
+        value = args.webhook_secret or os.environ.get("PAGERDUTY_WEBHOOK_SECRET", "")
+        if args.webhook_secret_file is not None:
+            value = args.webhook_secret_file.read_text(encoding="utf-8").strip()
+        if not value:
+            parser.error(
+                "--webhook-url needs --webhook-secret, --webhook-secret-file or "
+                "PAGERDUTY_WEBHOOK_SECRET"
+            )
+        webhook = Webhook(url=args.webhook_url, secret=value)
+    app = create_app(args.db, webhook)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

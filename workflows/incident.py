@@ -17,8 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.jira import CommentRequest, JiraActivities, TicketRequest, TransitionRequest
     from activities.paging import PageRequest, PagingActivities
     from activities.policies import PolicyActivities
-    from incidents import notices
-    from incidents.lifecycle import Action, IncidentState, IncidentView, TimelineEntry
+    from incidents import escalation, notices
+    from incidents.escalation import Step
+    from incidents.lifecycle import Action, IncidentState, IncidentView, Page, TimelineEntry
     from incidents.policy import ClientPolicy
     from incidents.report import StartIncident
     from workflows.names import IncidentSearchAttribute as SA
@@ -33,6 +34,8 @@ EFFECT_RETRY = RetryPolicy(
 EFFECT_TIMEOUT = timedelta(seconds=30)
 TICKET_DEADLINE = timedelta(minutes=10)
 DONE_STATUS = "Done"
+# Old runs page once and wait; runs started after this change walk the client's chain.
+ESCALATION_CHAIN_PATCH = "escalation-chain"
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -67,9 +70,12 @@ class IncidentWorkflow:
             self._record("jira_ticket_linked", f"Born in Jira as {start.jira_key}")
         else:
             await self._open_ticket()
-        await self._page_on_call(policy)
+        if workflow.patched(ESCALATION_CHAIN_PATCH):
+            await self._escalate(policy)
+        else:
+            await self._page_on_call(policy)
 
-        await workflow.wait_condition(lambda: self._view.acknowledged_by is not None)
+        await workflow.wait_condition(self._acknowledged)
         await self._on_acknowledged()
 
         await workflow.wait_condition(lambda: self._view.resolved_by is not None)
@@ -83,16 +89,31 @@ class IncidentWorkflow:
 
     @workflow.update(description="A responder takes ownership of the incident")
     async def acknowledge(self, action: Action) -> IncidentView:
-        self._view.acknowledged_by = action.by
-        self._view.acknowledged_at = workflow.now()
-        self._record("acknowledged", action.note or "Acknowledged", by=action.by)
+        """The first acknowledgement stops the escalation; later ones are only recorded.
+
+        Several responders on a chain often press "acknowledge" within seconds of each other
+        (the pager and the API, two levels); refusing the slower one would tell them the
+        incident is in trouble when it is not.
+        """
+        via = f" via {action.channel}"
+        if self._view.acknowledged_by is None:
+            self._view.acknowledged_by = action.by
+            self._view.acknowledged_at = workflow.now()
+            self._view.acknowledged_via = action.channel
+            detail = f"{action.note or 'Acknowledged'}{via}"
+            self._record("acknowledged", detail, by=action.by)
+        else:
+            first = self._view.acknowledged_by
+            detail = f"{action.note or 'Also acknowledged'}{via} (owner remains {first})"
+            self._record("also_acknowledged", detail, by=action.by)
+            await self._comment(f"Also acknowledged by {action.by}{via}; {first} owns it.")
         return self._view
 
     @acknowledge.validator
     def _validate_acknowledge(self, action: Action) -> None:
         # Validators cannot be async and must not change state; a refusal never enters history.
-        if self._view.acknowledged_by is not None:
-            raise ValueError(f"already acknowledged by {self._view.acknowledged_by}")
+        if self._view.resolved_by is not None:
+            raise ValueError(f"already resolved by {self._view.resolved_by}")
 
     @workflow.update(description="The incident is resolved; the page and the ticket are closed")
     async def resolve(self, action: Action) -> IncidentView:
@@ -168,24 +189,148 @@ class IncidentWorkflow:
         self._record("paged", f"On-call paged at {self._view.severity}")
         await self._comment("On-call has been paged. Waiting for a responder to acknowledge.")
 
-    async def _on_acknowledged(self) -> None:
+    async def _escalate(self, policy: ClientPolicy) -> None:
+        """Page the chain level by level until someone acknowledges or it runs out.
+
+        Each wait is a durable timer, so a level's deadline holds across worker restarts. A page
+        already sent stays open when the next level is paged: whoever on it acts first counts.
+        """
+        steps = escalation.plan(policy, self._view.severity)
+        for step in steps:
+            await self._page_step(policy, step)
+            if self._acknowledged() or step.ack_timeout is None:
+                return
+            try:
+                await workflow.wait_condition(
+                    self._acknowledged,
+                    timeout=step.ack_timeout,
+                    timeout_summary=step.timeout_summary,
+                )
+                return
+            except TimeoutError:
+                pass
+            # An acknowledgement may land in the same task as the timer; it still wins.
+            if self._acknowledged():
+                return
+            self._record(
+                "ack_timeout",
+                f"{step.label}: no acknowledgement within "
+                f"{escalation.format_duration(step.ack_timeout)}",
+            )
+        await self._alert_no_responder(policy, steps[-1].rounds)
+
+    async def _page_step(self, policy: ClientPolicy, step: Step) -> None:
+        key = escalation.page_key(self._view.workflow_id, step.level, step.round)
+        await self._trigger(
+            key,
+            notices.step_page_summary(self._view, step),
+            policy.pager.severity_map[self._view.severity],
+            notices.step_page_details(self._view, step),
+            summary=f"Page {step.label}"
+            if step.targets
+            else f"Page on-call ({self._view.severity})",
+        )
+        self._view.pages.append(
+            Page(
+                dedup_key=key,
+                level=step.level,
+                round=step.round,
+                targets=list(step.targets),
+                paged_at=workflow.now(),
+            )
+        )
+        if self._view.state != IncidentState.ESCALATED:
+            self._move_to(IncidentState.ESCALATED)
+        if step.targets:
+            wait = escalation.format_duration(step.ack_timeout) if step.ack_timeout else "-"
+            self._record("paged", f"{step.label} paged at {self._view.severity}")
+            await self._comment(
+                f"{step.label} paged. Escalating to the next level if nobody acknowledges "
+                f"within {wait}."
+            )
+        else:
+            self._record("paged", f"On-call paged at {self._view.severity}")
+            await self._comment("On-call has been paged. Waiting for a responder to acknowledge.")
+
+    async def _alert_no_responder(self, policy: ClientPolicy, rounds: int) -> None:
+        target = policy.no_responder_target
+        key = escalation.no_responder_key(self._view.workflow_id)
+        await self._trigger(
+            key,
+            notices.no_responder_summary(self._view, target, rounds),
+            "critical",
+            notices.no_responder_details(self._view, target, rounds),
+            summary=f"Alert {target}: no responder",
+        )
+        self._view.pages.append(
+            Page(dedup_key=key, level=0, targets=[target], paged_at=workflow.now())
+        )
+        self._view.no_responder = True
+        self._record(
+            "no_responder", f"Nobody acknowledged after {rounds} round(s); {target} alerted"
+        )
+        await self._comment(
+            f"No responder: nobody acknowledged after {rounds} round(s) of the escalation "
+            f"chain. The operations manager ({target}) has been alerted. Pages stay open; "
+            "acknowledge in Incident Desk or on the pager."
+        )
+
+    async def _trigger(
+        self, key: str, text: str, severity: str, details: dict[str, str], *, summary: str
+    ) -> None:
+        if self._view.page_dedup_key is None:
+            self._view.page_dedup_key = key
         await workflow.execute_activity_method(
-            PagingActivities.acknowledge_page,
-            self._view.page_dedup_key,
+            PagingActivities.trigger_page,
+            PageRequest(
+                dedup_key=key,
+                summary=text,
+                severity=severity,
+                custom_details=details,
+                workflow_id=self._view.workflow_id,
+                jira_key=self._view.jira_key,
+            ),
             start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
-            summary="Acknowledge the page",
+            summary=summary,
         )
-        await self._comment(f"Acknowledged by {self._view.acknowledged_by}.")
+
+    def _open_pages(self) -> list[Page]:
+        """Old runs kept only `page_dedup_key`; they get a one-page list on the fly."""
+        if self._view.pages:
+            return [page for page in self._view.pages if page.status != "resolved"]
+        if self._view.page_dedup_key is None:
+            return []
+        return [Page(dedup_key=self._view.page_dedup_key, level=1, paged_at=self._view.received_at)]
+
+    async def _on_acknowledged(self) -> None:
+        for page in self._open_pages():
+            await workflow.execute_activity_method(
+                PagingActivities.acknowledge_page,
+                page.dedup_key,
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary="Acknowledge the page"
+                if len(self._view.pages) <= 1
+                else f"Acknowledge page {page.dedup_key}",
+            )
+            page.status = "acknowledged"
+        via = self._view.acknowledged_via
+        suffix = f" via {via}" if via and via != "api" else ""
+        await self._comment(f"Acknowledged by {self._view.acknowledged_by}{suffix}.")
 
     async def _on_resolved(self) -> None:
-        await workflow.execute_activity_method(
-            PagingActivities.resolve_page,
-            self._view.page_dedup_key,
-            start_to_close_timeout=EFFECT_TIMEOUT,
-            retry_policy=EFFECT_RETRY,
-            summary="Resolve the page",
-        )
+        for page in self._open_pages():
+            await workflow.execute_activity_method(
+                PagingActivities.resolve_page,
+                page.dedup_key,
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary="Resolve the page"
+                if len(self._view.pages) <= 1
+                else f"Resolve page {page.dedup_key}",
+            )
+            page.status = "resolved"
         self._move_to(IncidentState.RESOLVED)
         await self._comment(f"Resolved by {self._view.resolved_by}.")
         if self._view.jira_key:
@@ -209,6 +354,9 @@ class IncidentWorkflow:
         )
 
     # --- bookkeeping ------------------------------------------------------------------------
+
+    def _acknowledged(self) -> bool:
+        return self._view.acknowledged_by is not None
 
     def _record(self, event: str, detail: str, by: str | None = None) -> None:
         self._view.timeline.append(

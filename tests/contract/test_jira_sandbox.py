@@ -226,6 +226,20 @@ def test_comments(sb: Sandbox) -> None:
     check(sb, expect_routes=4)
 
 
+def test_a_second_user_acts_as_itself(sb: Sandbox) -> None:
+    # Tests act as a person in Jira, distinct from the account Incident Desk uses.
+    agent = jira.JIRA(server=sb.url, basic_auth=("agent", "agent"), max_retries=0, timeout=10)
+    assert agent.myself()["displayName"] == "Sandbox Agent"
+    issue = new_issue(agent)
+    agent.add_comment(issue.key, "Logged during the call.")
+    read = sb.client.issue(issue.key)
+    assert read.fields.reporter.displayName == "Sandbox Agent"
+    assert read.fields.comment.comments[0].author.displayName == "Sandbox Agent"
+    assert sb.client.myself()["displayName"] == USER
+    agent.close()
+    check(sb, expect_routes=4)
+
+
 def test_issue_properties(sb: Sandbox) -> None:
     client = sb.client
     issue = new_issue(client)

@@ -1,6 +1,7 @@
 """Record the histories that the replay test checks every workflow change against.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record            # paths without a history yet
+    .venv/bin/python -m tests.histories.record NAME ...   # these paths only
 
 Runs each lifecycle path of IncidentWorkflow on the real servers from the venv (activities are
 the test doubles, which is all replay needs: their results are in the history) and writes one
@@ -23,7 +24,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from incidents.lifecycle import Action, IncidentState
-from incidents.report import IncidentReport, StartIncident
+from incidents.policy import ClientPolicy, EscalationLevel
+from incidents.report import IncidentReport, Severity, StartIncident
 from integrations.temporal import venv_binary
 from tests.conftest import register_search_attributes
 from tests.workflows.doubles import Outside, new_worker
@@ -45,12 +47,30 @@ REPORT = IncidentReport.model_validate(
 )
 
 
-async def _start(client: Client, outside: Outside, task_queue: str) -> WorkflowHandle:
+# Short timeouts, so the dev server (real time) lets a level time out within a recording.
+CHAIN_POLICY = ClientPolicy(
+    id="demo",
+    name="Demo with a chain",
+    escalation={
+        Severity.SEV1: (
+            EscalationLevel(targets=("soc-oncall",), ack_timeout=timedelta(seconds=1)),
+            EscalationLevel(targets=("soc-manager",), ack_timeout=timedelta(seconds=2)),
+        )
+    },
+    escalation_repeats=1,
+    no_responder_target="ops-manager",
+)
+SEV1_REPORT = REPORT.model_copy(update={"severity": Severity.SEV1})
+
+
+async def _start(
+    client: Client, outside: Outside, task_queue: str, report: IncidentReport = REPORT
+) -> WorkflowHandle:
     incident_id = f"demo-{uuid.uuid4().hex[:8]}"
     return await client.start_workflow(
         IncidentWorkflow.run,
         StartIncident(
-            incident_id=incident_id, report=REPORT, received_at=datetime(2026, 11, 28, tzinfo=UTC)
+            incident_id=incident_id, report=report, received_at=datetime(2026, 11, 28, tzinfo=UTC)
         ),
         id=f"incident-{incident_id}",
         task_queue=task_queue,
@@ -86,9 +106,44 @@ async def jira_down_then_paged(env: WorkflowEnvironment) -> WorkflowHandle:
     return handle
 
 
+async def _pages(handle: WorkflowHandle, count: int) -> None:
+    for _ in range(400):
+        if len((await handle.query(IncidentWorkflow.state)).pages) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"workflow did not send {count} pages")
+
+
+async def chain_acked_at_level_2(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Level 1 times out, level 2 acknowledges through the pager, then a second ack and resolve."""
+    outside = Outside(policy=CHAIN_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue, SEV1_REPORT)
+        await _pages(handle, 2)
+        await handle.execute_update(
+            IncidentWorkflow.acknowledge, Action(by="mo", channel="pagerduty")
+        )
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo", note="isolated"))
+        await handle.result()
+    return handle
+
+
+async def chain_no_responder(env: WorkflowEnvironment) -> WorkflowHandle:
+    outside = Outside(policy=CHAIN_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue, SEV1_REPORT)
+        await env.sleep(timedelta(minutes=1))
+        await _pages(handle, 5)
+        await handle.terminate("recorded")
+    return handle
+
+
 PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
     "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
     "incident_jira_down_then_paged": ("java", jira_down_then_paged),
+    "incident_chain_acked_at_level_2": ("dev", chain_acked_at_level_2),
+    "incident_chain_no_responder": ("java", chain_no_responder),
 }
 
 
@@ -104,7 +159,10 @@ async def main() -> None:
     )
     await register_search_attributes(java.client)
     try:
-        for name, (server, record) in PATHS.items():
+        # Committed histories are never re-recorded (CONTRIBUTING.md): only new paths by default.
+        names = sys.argv[1:] or [name for name in PATHS if not (HERE / f"{name}.json").exists()]
+        for name in names:
+            server, record = PATHS[name]
             env = dev if server == "dev" else java
             handle = await record(env)
             history = await handle.fetch_history()

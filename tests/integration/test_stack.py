@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,38 +21,19 @@ from incident_desk.cli import app
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
 from integrations.temporal import connect
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.servers import free_port
+from tests.support.stacks import running_stack, wait_for
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        state_dir=tmp_path_factory.mktemp("state"),
-        policies_dir=REPO / "policies",
-        temporal_port=free_port(),
-        temporal_ui_port=free_port(),
-        intake_port=free_port(),
-        jira_sandbox_port=free_port(),
-        pager_sandbox_port=free_port(),
-        worker_shutdown_grace=2.0,
-    )
-
-
-@pytest.fixture(scope="module")
-def stack(settings: Settings) -> Iterator[Stack]:
-    stack = Stack(settings)
-    stack.start()
-    try:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("state")) as stack:
         yield stack
-    finally:
-        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def settings(stack: Stack) -> Settings:
+    return stack.settings
 
 
 def report(**overrides: object) -> dict:
@@ -69,17 +47,6 @@ def report(**overrides: object) -> dict:
         "category": "phishing",
         **overrides,
     }
-
-
-def wait_for(fetch, predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached; last value: {value!r}")
-        time.sleep(0.2)
 
 
 def pages(settings: Settings, dedup_key: str) -> list[dict]:

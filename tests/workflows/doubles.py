@@ -6,6 +6,7 @@ recorded so tests can assert what the workflow asked the outside world to do.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ class Outside:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     jira_down: bool = False
+    policy: ClientPolicy | None = None
+    # Keys whose trigger_page waits for `release` first: an acknowledgement can then arrive
+    # while that page is in flight.
+    hold_pages: frozenset[str] = frozenset()
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -39,7 +46,7 @@ class Outside:
         @activity.defn(name="load_client_policy")
         async def load_client_policy(client: str) -> ClientPolicy:
             self.calls.append(("load_client_policy", client))
-            return ClientPolicy(id=client, name=f"{client} test client")
+            return self.policy or ClientPolicy(id=client, name=f"{client} test client")
 
         @activity.defn(name="create_jira_ticket")
         async def create_jira_ticket(request: TicketRequest) -> str:
@@ -59,6 +66,9 @@ class Outside:
 
         @activity.defn(name="trigger_page")
         async def trigger_page(request: PageRequest) -> str:
+            if request.dedup_key in self.hold_pages:
+                self.held.set()
+                await self.release.wait()
             self.calls.append(("trigger_page", request))
             return request.dedup_key
 

@@ -132,14 +132,19 @@ async def test_invalid_actions_are_refused_with_a_reason(dev_env: WorkflowEnviro
         assert "acknowledge it first" in str(refused.value.cause)
 
         await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana"))
-        with pytest.raises(WorkflowUpdateFailedError) as twice:
-            await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="bob"))
-        assert "already acknowledged by ana" in str(twice.value.cause)
+        # A second acknowledgement is recorded, not refused: the first one keeps ownership.
+        again = await handle.execute_update(
+            IncidentWorkflow.acknowledge, Action(by="bob", channel="pagerduty")
+        )
+        assert again.acknowledged_by == "ana"
+        assert [e.by for e in again.timeline if e.event == "acknowledged"] == ["ana"]
+        assert [e.by for e in again.timeline if e.event == "also_acknowledged"] == ["bob"]
 
-        view = await handle.query(IncidentWorkflow.state)
-        assert view.acknowledged_by == "ana"
-        assert [e.by for e in view.timeline if e.event == "acknowledged"] == ["ana"]
-        await handle.terminate("test over")
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        with pytest.raises(WorkflowUpdateFailedError) as late:
+            await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="carl"))
+        assert "already resolved by ana" in str(late.value.cause)
+        await handle.result()
 
 
 # The Java test server: ten minutes of Jira retries pass in an instant, and no update is needed.

@@ -1,0 +1,99 @@
+"""The project's own metrics, recorded beside the workflow rather than inside it.
+
+A worker interceptor watches IncidentWorkflow from outside, so the lifecycle code stays free of
+instrumentation. It uses the workflow's metric meter, which Temporal silences during replay: a
+worker restart replaying a hundred open incidents does not count them as opened again. The
+metrics reach Prometheus through the same runtime endpoint as the SDK's own (worker.py).
+
+Labels are the incident's search attributes as the intake set them at start: client, type and
+severity, never anything from the report's text.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    HandleUpdateInput,
+    Interceptor,
+    StartActivityInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+
+from workflows.names import IncidentSearchAttribute as SA
+
+__all__ = ["INCIDENTS_OPENED", "TIME_TO_ACK", "TIME_TO_PAGE", "IncidentMetricsInterceptor"]
+
+INCIDENTS_OPENED = "incident_desk_incidents_opened"
+TIME_TO_PAGE = "incident_desk_time_to_page"
+TIME_TO_ACK = "incident_desk_time_to_acknowledge"
+_WORKFLOW_TYPE = "IncidentWorkflow"
+_PAGE_ACTIVITY = "trigger_page"
+_ACK_UPDATE = "acknowledge"
+
+
+class IncidentMetricsInterceptor(Interceptor):
+    """Register on the worker: `Worker(..., interceptors=[IncidentMetricsInterceptor()])`."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        return _IncidentMetrics
+
+
+def _labels() -> dict[str, str | int | float | bool]:
+    attributes = workflow.info().typed_search_attributes
+    return {
+        "client": attributes.get(SA.CLIENT.key) or "unknown",
+        "type": attributes.get(SA.TYPE.key) or "unclassified",
+        "severity": attributes.get(SA.SEVERITY.key) or "unknown",
+    }
+
+
+def _since_start() -> timedelta:
+    return workflow.now() - workflow.info().start_time
+
+
+class _IncidentMetrics(WorkflowInboundInterceptor):
+    """Times are from the workflow's start (the intake accepting the report) to the first page
+    requested and the first acknowledgement accepted; later pages and acks are escalations."""
+
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        self.first_ack_seen = False
+        super().init(_PageTimer(outbound))
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        info = workflow.info()
+        if info.workflow_type == _WORKFLOW_TYPE and info.continued_run_id is None:
+            workflow.metric_meter().create_counter(
+                INCIDENTS_OPENED, "Incidents opened, by client, type and severity", "incidents"
+            ).add(1, _labels())
+        return await super().execute_workflow(input)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        # The handler runs only once the validator accepted the update: refused acks don't count.
+        if input.update == _ACK_UPDATE and not self.first_ack_seen:
+            self.first_ack_seen = True
+            workflow.metric_meter().create_histogram_timedelta(
+                TIME_TO_ACK, "From intake to the first accepted acknowledgement", "duration"
+            ).record(_since_start(), _labels())
+        return await super().handle_update_handler(input)
+
+
+class _PageTimer(WorkflowOutboundInterceptor):
+    def __init__(self, next: WorkflowOutboundInterceptor) -> None:
+        super().__init__(next)
+        self.first_page_seen = False
+
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
+        if input.activity == _PAGE_ACTIVITY and not self.first_page_seen:
+            self.first_page_seen = True
+            workflow.metric_meter().create_histogram_timedelta(
+                TIME_TO_PAGE, "From intake to the first page requested", "duration"
+            ).record(_since_start(), _labels())
+        return super().start_activity(input)
