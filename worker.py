@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.jira import JiraActivities
+from activities.obligations import ObligationActivities
 from activities.paging import Links, PagingActivities
 from activities.policies import PolicyActivities
 from incident_desk.connection import connect_configured, encryption_notice
@@ -54,6 +55,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         workflows=[IncidentWorkflow],
         activities=[
             policy_activities.load_client_policy,
+            ObligationActivities().assess_obligations,
             jira_activities.create_jira_ticket,
             jira_activities.comment_jira_ticket,
             jira_activities.transition_jira_ticket,

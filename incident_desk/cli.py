@@ -13,10 +13,11 @@ import httpx
 import typer
 from pydantic import ValidationError
 
-from incident_desk import domain_cli
+from incident_desk import domain_cli, tokens_cli
 from incident_desk.connection import encryption_notice, with_metrics_address
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
+from incident_desk.tokens_cli import TokenOption, auth_headers
 from integrations.codec import CodecConfigError
 
 app = typer.Typer(
@@ -116,6 +117,7 @@ def report(
     ] = None,
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the Jira key")] = 15.0,
+    token: TokenOption = None,
 ) -> None:
     """File an incident through the intake API and print its id and Jira key."""
     settings = _settings()
@@ -134,14 +136,17 @@ def report(
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     base = _api(settings, url)
+    headers = auth_headers(settings, token)
     try:
-        accepted = _fail_on_error(httpx.post(f"{base}/api/v1/incidents", json=body, timeout=15))
+        accepted = _fail_on_error(
+            httpx.post(f"{base}/api/v1/incidents", json=body, headers=headers, timeout=15)
+        )
         typer.echo(f"incident_id: {accepted['incident_id']}")
         typer.echo(f"workflow_id: {accepted['workflow_id']}")
         deadline = time.monotonic() + wait
         jira_key = None
         while jira_key is None and time.monotonic() < deadline:
-            response = httpx.get(accepted["status_url"], timeout=5)
+            response = httpx.get(accepted["status_url"], headers=headers, timeout=5)
             if response.status_code == 200:
                 jira_key = response.json().get("jira_key")
             if jira_key is None:
@@ -157,12 +162,16 @@ def report(
 def status(
     incident: Annotated[str, typer.Argument(help="Incident id or workflow id")],
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Print an incident's current state and timeline as JSON."""
     settings = _settings()
     base = _api(settings, url)
+    headers = auth_headers(settings, token)
     try:
-        view = _fail_on_error(httpx.get(f"{base}/api/v1/incidents/{incident}", timeout=10))
+        view = _fail_on_error(
+            httpx.get(f"{base}/api/v1/incidents/{incident}", headers=headers, timeout=10)
+        )
     except httpx.HTTPError as exc:
         typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -170,7 +179,9 @@ def status(
     sys.stdout.write("\n")
 
 
-def _act(incident: str, verb: str, by: str, note: str | None, url: str | None) -> None:
+def _act(
+    incident: str, verb: str, by: str, note: str | None, url: str | None, token: str | None
+) -> None:
     settings = _settings()
     base = _api(settings, url)
     body: dict[str, Any] = {"by": by, "channel": "cli"}
@@ -178,7 +189,12 @@ def _act(incident: str, verb: str, by: str, note: str | None, url: str | None) -
         body["note"] = note
     try:
         view = _fail_on_error(
-            httpx.post(f"{base}/api/v1/incidents/{incident}/{verb}", json=body, timeout=15)
+            httpx.post(
+                f"{base}/api/v1/incidents/{incident}/{verb}",
+                json=body,
+                headers=auth_headers(settings, token),
+                timeout=15,
+            )
         )
     except httpx.HTTPError as exc:
         typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
@@ -196,9 +212,10 @@ def ack(
     by: Annotated[str, typer.Option(help="Who takes ownership")],
     note: Annotated[str | None, typer.Option(help="A line for the timeline and Jira")] = None,
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Acknowledge an incident: stops its escalation chain (a later ack is recorded)."""
-    _act(incident, "ack", by, note, url)
+    _act(incident, "ack", by, note, url, token)
 
 
 @app.command()
@@ -207,9 +224,10 @@ def resolve(
     by: Annotated[str, typer.Option(help="Who resolved it")],
     note: Annotated[str | None, typer.Option(help="What was done")] = None,
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Resolve an acknowledged incident: every page is resolved and the ticket moves to Done."""
-    _act(incident, "resolve", by, note, url)
+    _act(incident, "resolve", by, note, url, token)
 
 
 @app.command()
@@ -221,6 +239,7 @@ def serve() -> None:
 
 
 domain_cli.register(app)
+tokens_cli.register(app)
 
 if __name__ == "__main__":
     app()

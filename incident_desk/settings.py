@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         None, validation_alias=_env("INCIDENT_DESK_METRICS_ADDRESS")
     )
 
+    # API authentication (docs/security.md): token hashes, and the audit trail of API calls.
+    token_store: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_TOKEN_STORE"))
+    audit_log: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_AUDIT_LOG"))
+
     # Effective URLs: the configured real endpoint, else the local stand-in.
     @property
     def embedded_temporal(self) -> bool:
@@ -142,6 +146,14 @@ class Settings(BaseSettings):
     @property
     def jira_resolve_status_names(self) -> frozenset[str]:
         return _names(self.jira_resolve_statuses)
+
+    @property
+    def token_store_path(self) -> Path:
+        return self.token_store or self.state_dir / "tokens.json"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_log or self.state_dir / "audit.jsonl"
 
     @property
     def intake_base_url(self) -> str:

@@ -24,6 +24,12 @@ from pydantic import SecretStr
 
 from incident_desk.connection import ui_codec_args
 from incident_desk.settings import Settings
+from incident_desk.tokens import (
+    ADMIN_TOKEN_FILE,
+    TokenStore,
+    TokenStoreError,
+    ensure_local_admin_token,
+)
 from integrations.temporal import venv_binary
 from workflows.names import IncidentSearchAttribute
 
@@ -77,6 +83,7 @@ class Stack:
         self.startup_timeout = startup_timeout
         self.state_dir = settings.state_dir.resolve()
         self.log_dir = self.state_dir / "logs"
+        self.admin_token_path = self.state_dir / ADMIN_TOKEN_FILE
         self.settings = self._with_pager_webhook_secret(settings)
         self.settings = self._with_jira_webhook_secret(self.settings)
         self.parts = self._plan()
@@ -201,6 +208,7 @@ class Stack:
             "Pager": (f"{s.pager_sandbox_url}/sandbox/events (sandbox)" if s.pager_sandboxed
                       else s.pagerduty_enqueue_url),
             "Logs": str(self.log_dir),
+            "Admin API token": str(self.admin_token_path),
         }  # fmt: skip
         if s.metrics_address:
             urls["Worker metrics"] = f"http://{s.metrics_address}/metrics"
@@ -209,6 +217,12 @@ class Stack:
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure_local_admin_token(
+                TokenStore(self.settings.token_store_path), self.admin_token_path
+            )
+        except (TokenStoreError, OSError) as exc:
+            raise StackError(f"cannot make the local admin token: {exc}") from exc
         busy = [p for p in self.parts if p.port and _port_in_use(self.settings.host, p.port)]
         if busy:
             names = ", ".join(f"{p.name} (port {p.port})" for p in busy)
@@ -216,9 +230,7 @@ class Stack:
                 f"ports already in use: {names}. Is another `make run` running? "
                 "Stop it, or choose other ports (see README, Configuration)."
             )
-        env = {**os.environ, **settings_env(self.settings)}
-        # The Go server reads proxies from the environment; keep local traffic local.
-        env.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        env = self._env()
         deadline = time.monotonic() + self.startup_timeout
         try:
             for part in self.parts:
@@ -229,6 +241,44 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, **settings_env(self.settings)}
+        # The Go server reads proxies from the environment; keep local traffic local.
+        env.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        return env
+
+    def part(self, name: str) -> Part:
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise KeyError(f"no part {name!r}; parts: {', '.join(p.name for p in self.parts)}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one part, as a crash or an OOM kill would: no shutdown code runs."""
+        proc = self.part(name).process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def restart(self, name: str, *, hard: bool = False) -> None:
+        """Stop one part (gracefully, or with SIGKILL when `hard`) and start it again on the same
+        ports and state; fault tests use it to crash a worker or bounce the Temporal server."""
+        part = self.part(name)
+        proc = part.process
+        if proc is not None and proc.poll() is None:
+            if hard:
+                self.kill(name)
+            else:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=self.settings.worker_shutdown_grace + 5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+        self._launch(part, self._env())
+        if part.ready_url:
+            self._wait_ready(part, time.monotonic() + self.startup_timeout)
 
     def _launch(self, part: Part, env: dict[str, str]) -> None:
         assert self.log_dir

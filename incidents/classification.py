@@ -66,4 +66,7 @@ def facts_from_report(
         aware_at=report.aware_at or received_at,
         client=policy.id,
         incident_type=IncidentType(report.category) if report.category in known else None,
+        jurisdictions=report.jurisdictions,
+        data_categories=report.data_categories,
+        records_affected=report.records_affected,
     )

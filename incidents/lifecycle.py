@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from incidents.clocks import ObligationClock
+from incidents.facts import IncidentFacts
 from incidents.report import Severity
 
 
@@ -78,4 +80,12 @@ class IncidentView(BaseModel):
     resolved_at: datetime | None = None
     pages: list[Page] = Field(default_factory=list)
     no_responder: bool = Field(False, description="The chain ran out and operations was alerted")
+    facts: IncidentFacts | None = Field(
+        None, description="What the reporting clocks are computed from; None before assessment"
+    )
+    obligations: list[ObligationClock] = Field(
+        default_factory=list, description="Reporting clocks: each obligation with its stages"
+    )
+    next_deadline: datetime | None = Field(None, description="Earliest due instant still owed")
+    deadline_breached: bool = False
     timeline: list[TimelineEntry] = Field(default_factory=list)

@@ -8,6 +8,7 @@ gets the full report.
 
 from __future__ import annotations
 
+from incidents.clocks import ObligationClock, StageClock
 from incidents.escalation import Step
 from incidents.lifecycle import IncidentView
 from incidents.report import IncidentReport
@@ -62,6 +63,27 @@ def no_responder_summary(view: IncidentView, target: str, rounds: int) -> str:
 
 def no_responder_details(view: IncidentView, target: str, rounds: int) -> dict[str, str]:
     return page_details(view) | {"alert": "no_responder", "targets": target, "rounds": str(rounds)}
+
+
+def breach_summary(view: IncidentView, clock: ObligationClock, stage: StageClock) -> str:
+    """Names the rule and the incident, never the people in it: a page is read on lock screens."""
+    return (
+        f"[{view.severity}] Reporting deadline missed: {clock.name} ({stage.stage}) "
+        f"for incident {view.incident_id} ({view.client})"
+    )
+
+
+def breach_details(
+    view: IncidentView, clock: ObligationClock, stage: StageClock, target: str
+) -> dict[str, str]:
+    return page_details(view) | {
+        "alert": "deadline_breached",
+        "obligation": clock.id,
+        "stage": stage.stage,
+        "owed_by": clock.owed_by,
+        "due_at": stage.due_at.isoformat() if stage.due_at else "-",
+        "targets": target,
+    }
 
 
 def static_summary(incident_id: str, severity: str, category: str, client: str) -> str:

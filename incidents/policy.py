@@ -182,6 +182,11 @@ class ClientPolicy(BaseModel):
         min_length=1,
         description="Who gets the 'no responder' alert once the chain and its repeats are spent",
     )
+    compliance_target: str = Field(
+        "bpo-compliance",
+        min_length=1,
+        description="Who is paged when a reporting deadline passes with its stage not done",
+    )
     status_updates: dict[Severity, PositiveDuration] = Field(
         default_factory=dict, description="How often the client hears from us while it is open"
     )

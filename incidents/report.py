@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from incidents.facts import DataCategory
+from incidents.jurisdictions import Jurisdiction
+
 
 class Channel(StrEnum):
     PHONE = "phone"
@@ -61,6 +64,17 @@ class IncidentReport(BaseModel):
         max_length=128,
         pattern=r"^[A-Za-z0-9._:-]+$",
         description="The caller's own id; the same client and external_ref start one incident",
+    )
+    # What the reporter already knows about whose data is involved: it starts the reporting
+    # clocks at once instead of waiting for triage (all of it can be corrected later).
+    jurisdictions: tuple[Jurisdiction, ...] = Field(
+        (), description="Where the affected people live (ISO codes); default: the client's"
+    )
+    data_categories: tuple[DataCategory, ...] = Field(
+        (), description="Kinds of personal data involved; empty: none known"
+    )
+    records_affected: int | None = Field(
+        None, ge=0, description="How many people are affected; leave out while uncounted"
     )
 
     @field_validator("summary")

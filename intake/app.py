@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Path, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
@@ -41,11 +41,21 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from incident_desk.connection import connect_configured
 from incident_desk.settings import Settings
+from incident_desk.tokens import Permission, Principal
 from incidents import notices
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.policy import ClientPolicy, PolicyError, load_policies
 from incidents.report import IncidentReport, StartIncident
+from intake.auth import (
+    attributed,
+    authorize_filing,
+    check_filed_client,
+    incident_client,
+    install_auth,
+    requires,
+)
 from intake.jira_webhooks import install_jira_webhooks
+from intake.obligations_api import router as obligations_api
 from intake.observability import observe
 from intake.pager_webhooks import router as pager_webhooks
 from workflows.incident import IncidentWorkflow
@@ -287,11 +297,17 @@ class Intake:
         except WorkflowQueryFailedError as exc:
             raise HTTPException(409, f"incident state unavailable: {exc}") from exc
 
-    async def act(self, identifier: str, update: Any, action: Action) -> IncidentView:
+    async def act(
+        self, identifier: str, update: Any, action: BaseModel, update_id: str | None = None
+    ) -> IncidentView:
+        """`update_id` names the outside event acted on: Temporal runs one update id once per
+        run and answers repeats with the first outcome, so a redelivery cannot act twice."""
         handle = self.handle(identifier)
         try:
             # An update waits for a worker; without one, answer rather than hang the caller.
-            return await asyncio.wait_for(handle.execute_update(update, action), ACT_TIMEOUT)
+            return await asyncio.wait_for(
+                handle.execute_update(update, action, id=update_id), ACT_TIMEOUT
+            )
         except TimeoutError as exc:
             raise HTTPException(
                 503, f"no worker answered within {ACT_TIMEOUT:.0f} s; nothing was changed, retry"
@@ -349,8 +365,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.intake = intake
     observe(app, intake)
+    install_auth(app, intake)
     install_jira_webhooks(app, intake)
     app.include_router(pager_webhooks)
+    app.include_router(obligations_api)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> JSONResponse:
@@ -363,26 +381,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=IncidentAccepted,
         tags=["incidents"],
     )
-    async def file_incident(report: IncidentReport, request: Request) -> IncidentAccepted:
+    async def file_incident(
+        report: IncidentReport,
+        request: Request,
+        principal: Annotated[Principal, Depends(requires(Permission.FILE))],
+    ) -> IncidentAccepted:
         """File a report. The same `client` + `external_ref` twice is one incident."""
-        return await intake.file(report, str(request.base_url).rstrip("/"))
+        authorize_filing(principal, report.client, intake.policies, request)
+        accepted = await intake.file(report, str(request.base_url).rstrip("/"))
+        await check_filed_client(intake, accepted.workflow_id, report.client)
+        return accepted
 
     @app.get("/api/v1/incidents/{incident_id}", response_model=IncidentView, tags=["incidents"])
-    async def get_incident(incident_id: IncidentId) -> IncidentView:
+    async def get_incident(
+        incident_id: IncidentId,
+        request: Request,
+        principal: Annotated[Principal, Depends(requires(Permission.READ))],
+    ) -> IncidentView:
+        await incident_client(intake, incident_id, principal, request)
         return await intake.view(incident_id)
 
     @app.post(
         "/api/v1/incidents/{incident_id}/ack", response_model=IncidentView, tags=["incidents"]
     )
-    async def acknowledge(incident_id: IncidentId, action: Action) -> IncidentView:
+    async def acknowledge(
+        incident_id: IncidentId,
+        action: Action,
+        request: Request,
+        principal: Annotated[Principal, Depends(requires(Permission.ACT))],
+    ) -> IncidentView:
         """Take ownership of the incident; the page is acknowledged and Jira is told."""
-        return await intake.act(incident_id, IncidentWorkflow.acknowledge, _via_api(action))
+        await incident_client(intake, incident_id, principal, request)
+        action = attributed(_via_api(action), principal, "Acknowledged")
+        return await intake.act(incident_id, IncidentWorkflow.acknowledge, action)
 
     @app.post(
         "/api/v1/incidents/{incident_id}/resolve", response_model=IncidentView, tags=["incidents"]
     )
-    async def resolve(incident_id: IncidentId, action: Action) -> IncidentView:
+    async def resolve(
+        incident_id: IncidentId,
+        action: Action,
+        request: Request,
+        principal: Annotated[Principal, Depends(requires(Permission.ACT))],
+    ) -> IncidentView:
         """Resolve an acknowledged incident; the page is resolved and the ticket moved to Done."""
-        return await intake.act(incident_id, IncidentWorkflow.resolve, _via_api(action))
+        await incident_client(intake, incident_id, principal, request)
+        action = attributed(_via_api(action), principal, "Resolved")
+        return await intake.act(incident_id, IncidentWorkflow.resolve, action)
 
     return app

@@ -98,8 +98,11 @@ async def pagerduty_webhook(request: Request) -> JSONResponse:
         return _answer(202, f"ignored: '{key}' is not an Incident Desk page")
     by = (event.agent.summary if event.agent else None) or "a PagerDuty user"
     action = Action(by=by[:200], channel="pagerduty", note=f"Acknowledged on PagerDuty ({key})")
+    # PagerDuty redelivers on timeouts and its signature carries no timestamp, so the same
+    # delivery can arrive again (or be replayed): its event id makes it act once.
+    update_id = f"pagerduty-{event.id}" if event.id else None
     try:
-        view = await intake.act(workflow_id, IncidentWorkflow.acknowledge, action)
+        view = await intake.act(workflow_id, IncidentWorkflow.acknowledge, action, update_id)
     except HTTPException as exc:
         if exc.status_code in (404, 409):
             log.info("PagerDuty acknowledgement for %s not applied: %s", key, exc.detail)

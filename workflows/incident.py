@@ -7,7 +7,8 @@ the agents, on-call is paged, and the incident waits for a person to take owners
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -15,10 +16,15 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import CommentRequest, JiraActivities, TicketRequest, TransitionRequest
+    from activities.obligations import ObligationActivities, ObligationRequest
     from activities.paging import PageRequest, PagingActivities
     from activities.policies import PolicyActivities
-    from incidents import escalation, notices
+    from incidents import clocks, escalation, notices
+    from incidents.calendars import reminder_times
+    from incidents.classification import facts_from_report
+    from incidents.clocks import ClockStatus, FactsUpdate, ObligationClock, StageClock, StageDone
     from incidents.escalation import Step
+    from incidents.facts import IncidentFacts
     from incidents.lifecycle import Action, IncidentState, IncidentView, Page, TimelineEntry
     from incidents.policy import ClientPolicy
     from incidents.report import StartIncident
@@ -36,6 +42,9 @@ TICKET_DEADLINE = timedelta(minutes=10)
 DONE_STATUS = "Done"
 # Old runs page once and wait; runs started after this change walk the client's chain.
 ESCALATION_CHAIN_PATCH = "escalation-chain"
+# Runs started after this change assess their reporting obligations once on-call is paged and
+# keep one durable timer per due stage.
+REPORTING_CLOCKS_PATCH = "reporting-clocks"
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -55,12 +64,19 @@ class IncidentWorkflow:
             aware_at=report.aware_at or start.received_at,
             received_at=start.received_at,
         )
-        self._published: dict[SA, str] = {}
+        self._published: dict[SA, object] = {}
+        self._policy: ClientPolicy | None = None
+        self._clocks_on = False
+        # One task per armed stage, with the due instant it was armed for.
+        self._timers: dict[tuple[str, str], tuple[datetime, asyncio.Task[None]]] = {}
+        # Assessments run one at a time, so a slow one never overwrites a newer one.
+        self._assessing = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: StartIncident) -> IncidentView:
         self._record("reported", f"Reported by {start.report.channel}")
         policy = await self._load_policy(start.report.client)
+        self._policy = policy
         if start.report.severity is None:
             self._view.severity = policy.default_severity
         self._move_to(IncidentState.TRIAGE)
@@ -71,7 +87,7 @@ class IncidentWorkflow:
         else:
             await self._open_ticket()
         if workflow.patched(ESCALATION_CHAIN_PATCH):
-            await self._escalate(policy)
+            await self._escalate(policy, arm_clocks=workflow.patched(REPORTING_CLOCKS_PATCH))
         else:
             await self._page_on_call(policy)
 
@@ -81,6 +97,7 @@ class IncidentWorkflow:
         await workflow.wait_condition(lambda: self._view.resolved_by is not None)
         await self._on_resolved()
 
+        self._note_open_clocks()
         self._move_to(IncidentState.CLOSED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view
@@ -128,6 +145,61 @@ class IncidentWorkflow:
             raise ValueError("nobody has acknowledged the incident yet: acknowledge it first")
         if self._view.resolved_by is not None:
             raise ValueError(f"already resolved by {self._view.resolved_by}")
+
+    @workflow.update(description="A reporting obligation's stage was carried out, with evidence")
+    async def mark_stage_done(self, done: StageDone) -> IncidentView:
+        """Stops the stage's timers; the evidence stays with the clock and in the timeline."""
+        clock, stage = self._find_stage(done.obligation, done.stage)
+        was_breached = stage.status is ClockStatus.BREACHED
+        stage.status = ClockStatus.DONE
+        stage.done_at = workflow.now()
+        stage.done_by = done.by
+        stage.reference = done.reference
+        self._rearm()
+        late = " (after its deadline)" if was_breached else ""
+        self._record(
+            "obligation_stage_done",
+            f"{clock.name} ({stage.stage}) done{late}; reference: {done.reference}",
+            by=done.by,
+        )
+        await self._comment(
+            f"Reporting obligation done{late}: {clock.name} ({stage.stage}) by {done.by}, "
+            f"reference {done.reference}."
+        )
+        if was_breached:
+            await self._resolve_page(
+                clocks.breach_key(self._view.workflow_id, clock.id, stage.stage),
+                f"Resolve the breach alert of {clock.id} ({stage.stage})",
+            )
+        return self._view
+
+    @mark_stage_done.validator
+    def _validate_mark_stage_done(self, done: StageDone) -> None:
+        self._find_stage(done.obligation, done.stage)
+
+    @workflow.update(description="Facts corrected or added; the reporting clocks are recomputed")
+    async def update_facts(self, update: FactsUpdate) -> IncidentView:
+        """New obligations are armed, ones that no longer apply cancelled, moved ones re-armed."""
+        async with self._assessing:
+            before = self._view.facts
+            assert before is not None
+            facts = update.apply(before)
+            self._view.facts = facts
+            changed = ", ".join(_changed_fields(before, facts)) or "nothing"
+            reason = f" ({update.reason})" if update.reason else ""
+            self._record("facts_updated", f"Facts updated: {changed}{reason}", by=update.by)
+            await self._assess()
+        return self._view
+
+    @update_facts.validator
+    def _validate_update_facts(self, update: FactsUpdate) -> None:
+        if not self._clocks_on or self._view.facts is None:
+            raise ValueError("this incident has no reporting clocks yet; retry once it is paged")
+        if self._view.resolved_by is not None:
+            raise ValueError(f"already resolved by {self._view.resolved_by}")
+        facts = update.apply(self._view.facts)
+        if facts == self._view.facts:
+            raise ValueError("the update changes no fact")
 
     @workflow.query(description="The incident's current state and timeline")
     def state(self) -> IncidentView:
@@ -189,7 +261,7 @@ class IncidentWorkflow:
         self._record("paged", f"On-call paged at {self._view.severity}")
         await self._comment("On-call has been paged. Waiting for a responder to acknowledge.")
 
-    async def _escalate(self, policy: ClientPolicy) -> None:
+    async def _escalate(self, policy: ClientPolicy, *, arm_clocks: bool = False) -> None:
         """Page the chain level by level until someone acknowledges or it runs out.
 
         Each wait is a durable timer, so a level's deadline holds across worker restarts. A page
@@ -198,6 +270,9 @@ class IncidentWorkflow:
         steps = escalation.plan(policy, self._view.severity)
         for step in steps:
             await self._page_step(policy, step)
+            if arm_clocks and step is steps[0]:
+                # People first: the clocks are armed once the first responder has been paged.
+                await self._start_clocks(policy)
             if self._acknowledged() or step.ack_timeout is None:
                 return
             try:
@@ -342,6 +417,186 @@ class IncidentWorkflow:
                 summary=f"Move {self._view.jira_key} to {DONE_STATUS}",
             )
 
+    # --- reporting clocks -------------------------------------------------------------------
+
+    async def _start_clocks(self, policy: ClientPolicy) -> None:
+        async with self._assessing:
+            self._clocks_on = True
+            self._view.facts = facts_from_report(self._start.report, self._view.received_at, policy)
+            await self._assess()
+
+    async def _assess(self) -> None:
+        """Ask the rules again and bring the clocks and their timers in line with the answer."""
+        assert self._policy is not None and self._view.facts is not None
+        try:
+            report = await workflow.execute_activity_method(
+                ObligationActivities.assess_obligations,
+                ObligationRequest(facts=self._view.facts, policy=self._policy),
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary="Assess reporting obligations and deadlines",
+            )
+        except ActivityError as err:
+            self._record(
+                "obligations_unassessed", f"Obligations could not be assessed: {err.cause}"
+            )
+            await self._comment(
+                "Reporting obligations could not be assessed; correct the facts. "
+                f"Reason: {err.cause}"
+            )
+            return
+        self._view.aware_at = self._view.facts.aware_at
+        alerted = self._breach_alerts()
+        self._view.obligations, changes = clocks.clocks_from(
+            report, self._view.obligations, workflow.now()
+        )
+        self._rearm()
+        for change in changes:
+            self._record(change.event, change.detail)
+        self._publish()
+        if changes:
+            await self._comment(clocks.jira_overview(self._view.obligations, changes))
+        # A breach the new facts withdraw (obligation gone, deadline moved later) stops alerting.
+        for key in sorted(alerted - self._breach_alerts()):
+            await self._resolve_page(key, "Resolve a withdrawn breach alert")
+
+    def _breach_alerts(self) -> set[str]:
+        return {
+            clocks.breach_key(self._view.workflow_id, c.id, s.stage)
+            for c in self._view.obligations
+            for s in c.stages
+            if s.status is ClockStatus.BREACHED
+        }
+
+    def _rearm(self) -> None:
+        """Cancel timers whose stage settled or moved, start those missing; keeps the view's
+        next deadline in step."""
+        wanted = {(c.id, s.stage): s.due_at for c, s in clocks.armed(self._view.obligations)}
+        for key, (due, task) in list(self._timers.items()):
+            if wanted.get(key) != due:
+                task.cancel()
+                del self._timers[key]
+        for key, due in wanted.items():
+            if key not in self._timers and due is not None:
+                self._timers[key] = (due, asyncio.create_task(self._watch(key, due)))
+        self._view.next_deadline = clocks.next_deadline(self._view.obligations)
+        self._view.deadline_breached = clocks.breached(self._view.obligations)
+
+    async def _watch(self, key: tuple[str, str], due: datetime) -> None:
+        """Reminders at the policy's offsets, then the breach at the due instant. Cancelled (with
+        its timer) when the stage is done or its due instant moves."""
+        assert self._policy is not None
+        clock, stage = self._clock(*key)
+        offsets = list(self._policy.reminders)
+        for at in reminder_times(due, offsets, not_before=workflow.now()):
+            offset = due - at
+            await workflow.sleep(
+                at - workflow.now(), summary=clocks.reminder_summary(clock, stage, offset)
+            )
+            await self._remind(clock, stage, offset)
+        remaining = due - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining, summary=clocks.due_summary(clock, stage))
+        # From here on nothing cancels the task: a breach alert is sent whole.
+        self._timers.pop(key, None)
+        await self._breach(clock, stage)
+
+    async def _remind(self, clock: ObligationClock, stage: StageClock, offset: timedelta) -> None:
+        label = clocks.offset_label(offset)
+        stage.reminders_sent.append(label)
+        left = escalation.format_duration(offset)
+        self._record(
+            "deadline_reminder",
+            f"{label}: {clock.name} ({stage.stage}) due at {_at(stage.due_at)}, {left} left",
+        )
+        await self._comment(
+            f"Reminder ({label}): {clock.name} ({stage.stage}), owed by {clock.owed_by}, is due "
+            f"at {_at(stage.due_at)}. Mark it done with the filing reference once sent."
+        )
+
+    async def _breach(self, clock: ObligationClock, stage: StageClock) -> None:
+        assert self._policy is not None
+        stage.status = ClockStatus.BREACHED
+        stage.breached_at = workflow.now()
+        self._rearm()
+        target = self._policy.compliance_target
+        self._record(
+            "deadline_breached",
+            f"{clock.name} ({stage.stage}) was due at {_at(stage.due_at)} and is not done; "
+            f"{target} alerted",
+        )
+        try:
+            await workflow.execute_activity_method(
+                PagingActivities.trigger_page,
+                PageRequest(
+                    dedup_key=clocks.breach_key(self._view.workflow_id, clock.id, stage.stage),
+                    summary=notices.breach_summary(self._view, clock, stage),
+                    severity="critical",
+                    custom_details=notices.breach_details(self._view, clock, stage, target),
+                    workflow_id=self._view.workflow_id,
+                    jira_key=self._view.jira_key,
+                ),
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary=f"Alert {target}: {clock.id} ({stage.stage}) deadline missed",
+            )
+        except ActivityError as err:
+            self._record("breach_alert_failed", f"Breach alert not sent: {err.cause}")
+        await self._comment(
+            f"Deadline missed: {clock.name} ({stage.stage}), owed by {clock.owed_by}, was due at "
+            f"{_at(stage.due_at)} and has not been marked done. {target} has been alerted."
+        )
+
+    async def _resolve_page(self, key: str, summary: str) -> None:
+        await workflow.execute_activity_method(
+            PagingActivities.resolve_page,
+            key,
+            start_to_close_timeout=EFFECT_TIMEOUT,
+            retry_policy=EFFECT_RETRY,
+            summary=summary,
+        )
+
+    def _note_open_clocks(self) -> None:
+        owed = [
+            f"{c.id} ({s.stage})"
+            for c in self._view.obligations
+            if c.in_force
+            for s in c.stages
+            if s.status in clocks.OPEN
+        ]
+        if owed:
+            self._record(
+                "clocks_open_at_close",
+                f"Closed with reporting stages not marked done: {', '.join(owed)}",
+            )
+
+    def _clock(self, obligation: str, stage: str) -> tuple[ObligationClock, StageClock]:
+        clock = next(c for c in self._view.obligations if c.id == obligation)
+        found = clock.stage(stage)
+        assert found is not None
+        return clock, found
+
+    def _find_stage(self, obligation: str, stage: str) -> tuple[ObligationClock, StageClock]:
+        """The stage a person acts on, or the reason they cannot."""
+        if not self._clocks_on:
+            raise ValueError("this incident has no reporting clocks")
+        clock = next((c for c in self._view.obligations if c.id == obligation), None)
+        if clock is None:
+            known = ", ".join(c.id for c in self._view.obligations) or "none"
+            raise ValueError(f"no obligation '{obligation}' on this incident; it has: {known}")
+        if not clock.in_force:
+            raise ValueError(f"{obligation} no longer applies: {clock.cancelled_reason}")
+        found = clock.stage(stage)
+        if found is None:
+            names = ", ".join(s.stage for s in clock.stages)
+            raise ValueError(f"{obligation} has no stage '{stage}'; its stages: {names}")
+        if found.status is ClockStatus.DONE:
+            raise ValueError(
+                f"{obligation} ({stage}) already done by {found.done_by} at "
+                f"{_at(found.done_at)}, reference {found.reference}"
+            )
+        return clock, found
+
     async def _comment(self, body: str) -> None:
         if not self._view.jira_key:
             return
@@ -381,12 +636,25 @@ class IncidentWorkflow:
         }
         if self._view.jira_key:
             values[SA.JIRA_KEY] = self._view.jira_key
+        if self._clocks_on:
+            values[SA.REGIMES] = clocks.regimes(self._view.obligations)
+            values[SA.DEADLINE_BREACHED] = self._view.deadline_breached
+            values[SA.NEXT_DEADLINE] = self._view.next_deadline
         changed = [
-            attribute.key.value_set(value)
+            attribute.key.value_set(value) if value is not None else attribute.key.value_unset()
             for attribute, value in values.items()
-            if self._published.get(attribute) != value
+            if attribute not in self._published or self._published[attribute] != value
         ]
         if changed:
             workflow.upsert_search_attributes(changed)
             self._published.update(values)
         workflow.set_current_details(notices.current_details(self._view))
+
+
+def _at(instant: datetime | None) -> str:
+    return instant.isoformat() if instant else "-"
+
+
+def _changed_fields(before: IncidentFacts, after: IncidentFacts) -> list[str]:
+    old, new = dict(before), dict(after)
+    return [name for name in new if old.get(name) != new[name]]

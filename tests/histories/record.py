@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from incidents.clocks import FactsUpdate, StageDone
 from incidents.lifecycle import Action, IncidentState
 from incidents.policy import ClientPolicy, EscalationLevel
 from incidents.report import IncidentReport, Severity, StartIncident
@@ -139,11 +140,73 @@ async def chain_no_responder(env: WorkflowEnvironment) -> WorkflowHandle:
     return handle
 
 
+def _clocks_report(aware_at: datetime) -> IncidentReport:
+    return REPORT.model_copy(
+        update={"aware_at": aware_at, "jurisdictions": ("DE",), "data_categories": ("personal",)}
+    )
+
+
+async def _obligations(handle: WorkflowHandle) -> None:
+    for _ in range(200):
+        if (await handle.query(IncidentWorkflow.state)).obligations:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("workflow did not assess its obligations")
+
+
+async def clocks_reminders_and_breach(env: WorkflowEnvironment) -> WorkflowHandle:
+    """GDPR's 72 hours run out: three reminders, then the breach alert."""
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        handle = await _start(env.client, outside, worker.task_queue, _clocks_report(now))
+        await _obligations(handle)
+        await env.sleep(timedelta(hours=73))
+        await handle.terminate("recorded")
+    return handle
+
+
+async def clocks_breached_done_and_facts_moved(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Already overdue when armed (breach at once), marked done late, then facts change (a new
+    jurisdiction and an earlier awareness, then no personal data) and the incident is resolved."""
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        aware = datetime.now(UTC) - timedelta(hours=80)
+        handle = await _start(env.client, outside, worker.task_queue, _clocks_report(aware))
+        for _ in range(200):
+            # The breach is whole once its Jira comment is out.
+            if any("Deadline missed" in c.body for c in outside.of("comment_jira_ticket")):
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            IncidentWorkflow.mark_stage_done,
+            StageDone(
+                obligation="eu_gdpr_art33_authority", stage="initial", by="dpo", reference="X-1"
+            ),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.update_facts,
+            FactsUpdate(by="ana", jurisdictions=("DE", "GB"), aware_at=aware - timedelta(hours=1)),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.update_facts, FactsUpdate(by="ana", data_categories=())
+        )
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana", note="recalled"))
+        await handle.result()
+    return handle
+
+
 PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
     "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
     "incident_jira_down_then_paged": ("java", jira_down_then_paged),
     "incident_chain_acked_at_level_2": ("dev", chain_acked_at_level_2),
     "incident_chain_no_responder": ("java", chain_no_responder),
+    "incident_clocks_reminders_and_breach": ("java", clocks_reminders_and_breach),
+    "incident_clocks_breached_done_and_facts_moved": (
+        "dev",
+        clocks_breached_done_and_facts_moved,
+    ),
 }
 
 

@@ -21,7 +21,7 @@ from incident_desk.cli import app
 from incident_desk.settings import Settings
 from incident_desk.stack import PAGER_WEBHOOK_SECRET_FILE, Stack
 from integrations.temporal import connect
-from tests.support.stacks import running_stack, wait_for
+from tests.support.stacks import api_client, running_stack, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 L1_TIMEOUT_S = 3
@@ -56,6 +56,12 @@ def settings(stack: Stack) -> Settings:
     return stack.settings
 
 
+@pytest.fixture(scope="module")
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with api_client(stack) as client:
+        yield client
+
+
 def events(settings: Settings, dedup_key: str) -> list[dict]:
     response = httpx.get(
         f"{settings.pager_sandbox_url}/sandbox/events", params={"dedup_key": dedup_key}
@@ -74,13 +80,13 @@ def history_event_types(settings: Settings, workflow_id: str) -> list[str]:
 
 
 def test_sev1_escalates_on_time_and_a_pagerduty_ack_stops_it(
-    stack: Stack, settings: Settings
+    stack: Stack, settings: Settings, http: httpx.Client
 ) -> None:
     api = settings.intake_base_url
     secret_file = settings.state_dir.resolve() / PAGER_WEBHOOK_SECRET_FILE
     assert secret_file.stat().st_mode & 0o777 == 0o600
 
-    accepted = httpx.post(
+    accepted = http.post(
         f"{api}/api/v1/incidents",
         json={
             "client": "chaintest",
@@ -113,7 +119,7 @@ def test_sev1_escalates_on_time_and_a_pagerduty_ack_stops_it(
     )
     assert pressed.status_code == 200, pressed.text
     assert pressed.json()["webhook"]["delivered"] is True, pressed.json()
-    view = httpx.get(f"{api}/api/v1/incidents/{wf}").json()
+    view = http.get(f"{api}/api/v1/incidents/{wf}").json()
     assert view["acknowledged_by"] == "Mo Responder"
     assert view["acknowledged_via"] == "pagerduty"
 
@@ -126,7 +132,7 @@ def test_sev1_escalates_on_time_and_a_pagerduty_ack_stops_it(
     assert sum("timer_started" in x for x in types) == 2
 
     # A later acknowledgement from the CLI is recorded, not refused; then resolve.
-    runner = CliRunner()
+    runner = CliRunner(env={"INCIDENT_DESK_STATE_DIR": str(stack.state_dir)})
     again = runner.invoke(app, ["ack", wf, "--by", "ana.oncall", "--url", api])
     assert again.exit_code == 0, again.output
     assert "acknowledged_by: Mo Responder" in again.output
@@ -143,7 +149,7 @@ def test_sev1_escalates_on_time_and_a_pagerduty_ack_stops_it(
     )
     ours = sorted(x["dedup_key"] for x in alerts if x["dedup_key"].startswith(wf))
     assert ours == [wf, level2]  # nothing beyond level 2 was ever paged
-    final = httpx.get(f"{api}/api/v1/incidents/{wf}").json()
+    final = http.get(f"{api}/api/v1/incidents/{wf}").json()
     acks = [(e["event"], e["by"]) for e in final["timeline"] if "acknowledged" in e["event"]]
     assert acks == [("acknowledged", "Mo Responder"), ("also_acknowledged", "ana.oncall")]
 

@@ -24,7 +24,7 @@ from incident_desk.stack import JIRA_WEBHOOK_SECRET_FILE, Stack
 from intake.app import create_app
 from integrations.temporal import connect
 from tests.support.servers import run_app
-from tests.support.stacks import running_stack, wait_for
+from tests.support.stacks import api_headers, running_stack, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,9 @@ def agent(stack: Stack, settings: Settings) -> Iterator[JIRA]:
 
 
 def incident(settings: Settings, key: str) -> dict[str, Any]:
-    response = httpx.get(f"{settings.intake_base_url}/api/v1/incidents/{key}")
+    response = httpx.get(
+        f"{settings.intake_base_url}/api/v1/incidents/{key}", headers=api_headers(settings)
+    )
     return response.json() if response.status_code == 200 else {"status": response.status_code}
 
 
@@ -225,6 +227,7 @@ def test_issues_opened_by_incident_desk_do_not_start_a_second_workflow(
     api = settings.intake_base_url
     accepted = httpx.post(
         f"{api}/api/v1/incidents",
+        headers=api_headers(settings),
         json={
             "client": "demo",
             "summary": "SIEM flagged mass download",
@@ -253,7 +256,11 @@ def test_issues_opened_by_incident_desk_do_not_start_a_second_workflow(
 
     # Resolved through the API, the workflow moves the ticket to Done itself; that change comes
     # back as a webhook from Incident Desk's own account and is ignored.
-    resolved = httpx.post(f"{api}/api/v1/incidents/demo-DLP-77/resolve", json={"by": "ana"})
+    resolved = httpx.post(
+        f"{api}/api/v1/incidents/demo-DLP-77/resolve",
+        json={"by": "ana"},
+        headers=api_headers(settings),
+    )
     assert resolved.status_code == 200, resolved.text
     assert asyncio.run(workflow_status(settings, "incident-demo-DLP-77", wait=True)) == "COMPLETED"
     to_done = wait_for(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
 from integrations.temporal import connect
 from tests.support.servers import free_port
-from tests.support.stacks import running_stack, wait_for
+from tests.support.stacks import api_client, running_stack, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,12 @@ def settings(stack: Stack) -> Settings:
     return stack.settings
 
 
+@pytest.fixture(scope="module")
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with api_client(stack) as client:
+        yield client
+
+
 def report(**overrides: object) -> dict:
     return {
         "client": "demo",
@@ -43,7 +49,8 @@ def report(**overrides: object) -> dict:
         "description": "Maria Santos forwarded the mail from a lookalike domain.",
         "channel": "phone",
         "reporter": {"name": "Maria Santos", "contact": "maria@example.com"},
-        "aware_at": "2026-11-28T09:15:00+08:00",
+        # Relative to now, so that no clock is already overdue on the day the suite runs.
+        "aware_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
         "category": "phishing",
         **overrides,
     }
@@ -66,7 +73,7 @@ def jira_client(settings: Settings) -> JIRA:
 
 
 def test_incident_from_intake_to_ticket_page_and_resolution(
-    stack: Stack, settings: Settings
+    stack: Stack, settings: Settings, http: httpx.Client
 ) -> None:
     api = settings.intake_base_url
     health = httpx.get(f"{api}/healthz").json()
@@ -74,7 +81,7 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
     assert set(health["dependencies"]) >= {"temporal", "worker", "jira", "pager"}
 
     posted_at = datetime.now(UTC)
-    accepted = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
+    accepted = http.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
     workflow_id = body["workflow_id"]
@@ -90,7 +97,7 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
     print(f"\nPOST to page at the pager sandbox: {page_latency.total_seconds() * 1000:.0f} ms")
 
     view = wait_for(
-        lambda: httpx.get(body["status_url"]).json(), lambda v: v.get("jira_key") is not None
+        lambda: http.get(body["status_url"]).json(), lambda v: v.get("jira_key") is not None
     )
     key = view["jira_key"]
     jira = jira_client(settings)
@@ -99,7 +106,7 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
     assert "phishing" in jira.issue(key).fields.summary
 
     # The same client + external_ref again is the same incident, not a second one.
-    again = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
+    again = http.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-1001"))
     assert again.status_code == 202
     assert again.json()["workflow_id"] == workflow_id
 
@@ -116,14 +123,14 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
 
     assert asyncio.run(listed()) == [workflow_id]
 
-    refused = httpx.post(f"{api}/api/v1/incidents/{workflow_id}/resolve", json={"by": "ana"})
+    refused = http.post(f"{api}/api/v1/incidents/{workflow_id}/resolve", json={"by": "ana"})
     assert refused.status_code == 409
     assert "acknowledge it first" in refused.json()["detail"]
 
-    acked = httpx.post(f"{api}/api/v1/incidents/demo-CALL-1001/ack", json={"by": "ana"})
+    acked = http.post(f"{api}/api/v1/incidents/demo-CALL-1001/ack", json={"by": "ana"})
     assert acked.status_code == 200, acked.text
     assert acked.json()["acknowledged_by"] == "ana"
-    resolved = httpx.post(
+    resolved = http.post(
         f"{api}/api/v1/incidents/{workflow_id}/resolve", json={"by": "ana", "note": "contained"}
     )
     assert resolved.status_code == 200, resolved.text
@@ -134,7 +141,7 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
         return (await handle.describe()).status.name
 
     assert asyncio.run(asyncio.wait_for(final_status(), 30)) == "COMPLETED"
-    late = httpx.post(f"{api}/api/v1/incidents/{workflow_id}/ack", json={"by": "bob"})
+    late = http.post(f"{api}/api/v1/incidents/{workflow_id}/ack", json={"by": "bob"})
     assert late.status_code == 409
     assert "is closed" in late.json()["detail"]
     actions = [e["payload"]["event_action"] for e in pages(settings, workflow_id)]
@@ -145,45 +152,77 @@ def test_incident_from_intake_to_ticket_page_and_resolution(
     )
 
 
-def test_bad_input_is_refused_with_the_field_named(stack: Stack, settings: Settings) -> None:
+def test_bad_input_is_refused_with_the_field_named(
+    stack: Stack, settings: Settings, http: httpx.Client
+) -> None:
     api = settings.intake_base_url
-    bad = httpx.post(f"{api}/api/v1/incidents", json=report(channel="fax", aware_at="yesterday"))
+    bad = http.post(f"{api}/api/v1/incidents", json=report(channel="fax", aware_at="yesterday"))
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"channel", "aware_at"}
 
-    not_json = httpx.post(
+    not_json = http.post(
         f"{api}/api/v1/incidents", content=b"{bad", headers={"Content-Type": "application/json"}
     )
     assert not_json.status_code == 422
     assert not_json.json()["errors"][0]["field"] == "body"
     assert "not valid JSON" in not_json.json()["detail"]
 
-    unknown = httpx.post(f"{api}/api/v1/incidents", json=report(client="nobody"))
+    unknown = http.post(f"{api}/api/v1/incidents", json=report(client="nobody"))
     assert unknown.status_code == 422
     assert "nobody" in unknown.json()["detail"] and "demo" in unknown.json()["detail"]
 
-    assert httpx.get(f"{api}/api/v1/incidents/demo-does-not-exist").status_code == 404
+    assert http.get(f"{api}/api/v1/incidents/demo-does-not-exist").status_code == 404
     assert httpx.get(f"{api}/docs").status_code == 200
     paths = httpx.get(f"{api}/openapi.json").json()["paths"]
     assert "/api/v1/incidents/{incident_id}/ack" in paths
 
 
-def test_open_incidents_survive_a_restart(stack: Stack, settings: Settings) -> None:
+def test_open_incidents_survive_a_restart(
+    stack: Stack, settings: Settings, http: httpx.Client
+) -> None:
     api = settings.intake_base_url
-    accepted = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-2002"))
+    accepted = http.post(f"{api}/api/v1/incidents", json=report(external_ref="CALL-2002"))
     status_url = accepted.json()["status_url"]
-    before = wait_for(lambda: httpx.get(status_url).json(), lambda v: v.get("jira_key"))
+    before = wait_for(lambda: http.get(status_url).json(), lambda v: v.get("jira_key"))
 
     stack.stop()
     stack.start()
 
-    after = httpx.get(status_url).json()
+    after = http.get(status_url).json()
     assert after["state"] == "ESCALATED"
     assert after["jira_key"] == before["jira_key"]
-    acked = httpx.post(f"{api}/api/v1/incidents/demo-CALL-2002/ack", json={"by": "ben"})
+    acked = http.post(f"{api}/api/v1/incidents/demo-CALL-2002/ack", json={"by": "ben"})
     assert acked.status_code == 200, acked.text
     assert jira_client(settings).issue(before["jira_key"]).fields.summary
+
+
+def test_the_api_needs_a_token_and_make_run_keeps_one_for_the_cli(
+    stack: Stack, settings: Settings, http: httpx.Client
+) -> None:
+    api = settings.intake_base_url
+    assert stack.admin_token_path == stack.state_dir / "admin-token"
+    assert stack.admin_token_path.stat().st_mode & 0o777 == 0o600
+    assert "Admin API token" in stack.urls()
+    anonymous = httpx.post(f"{api}/api/v1/incidents", json=report(external_ref="ANON-1"))
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"detail": "authentication required"}
+
+    filed = http.post(f"{api}/api/v1/incidents", json=report(external_ref="AUDIT-1"))
+    assert filed.status_code == 202, filed.text
+    wait_for(lambda: http.get(filed.json()["status_url"]).json(), lambda v: v.get("jira_key"))
+    acked = http.post(f"{api}/api/v1/incidents/demo-AUDIT-1/ack", json={"by": "ana"})
+    assert acked.status_code == 200, acked.text
+    entry = next(e for e in acked.json()["timeline"] if e["event"] == "acknowledged")
+    assert entry["by"] == "ana" and "API token local-admin" in entry["detail"]
+
+    audit = [
+        json.loads(line) for line in (stack.state_dir / "audit.jsonl").read_text().splitlines()
+    ]
+    mine = [(e["token"], e["method"], e["path"], e["client"], e["status"]) for e in audit]
+    assert ("local-admin", "POST", "/api/v1/incidents", "demo", 202) in mine
+    assert ("local-admin", "POST", "/api/v1/incidents/demo-AUDIT-1/ack", "demo", 200) in mine
+    assert (None, "POST", "/api/v1/incidents", None, 401) in mine
 
 
 def test_a_second_stack_on_the_same_ports_is_refused(stack: Stack, settings: Settings) -> None:
@@ -192,7 +231,8 @@ def test_a_second_stack_on_the_same_ports_is_refused(stack: Stack, settings: Set
 
 
 def test_cli_files_an_incident_and_shows_its_status(stack: Stack, settings: Settings) -> None:
-    runner = CliRunner()
+    # No --token: the CLI finds the stack's admin token in its state dir, as after `make run`.
+    runner = CliRunner(env={"INCIDENT_DESK_STATE_DIR": str(stack.state_dir)})
     api = settings.intake_base_url
     filed = runner.invoke(
         app,
@@ -223,3 +263,53 @@ def test_cli_says_clearly_when_the_api_is_unreachable() -> None:
     result = CliRunner().invoke(app, ["status", "x", "--url", f"http://127.0.0.1:{free_port()}"])
     assert result.exit_code == 1
     assert "cannot reach the intake API" in result.output
+
+
+def test_reporting_clocks_through_the_api(settings: Settings, http: httpx.Client) -> None:
+    """EU personal data: the GDPR and contract clocks show with due instants, and a stage is
+    marked done through the API with its evidence; refusals are 409, bad bodies 422."""
+    api = settings.intake_base_url
+    aware = datetime.now(UTC).replace(microsecond=0)
+    filed = http.post(
+        f"{api}/api/v1/incidents",
+        json=report(
+            external_ref="CALL-CLOCKS",
+            aware_at=aware.isoformat(),
+            data_categories=["personal"],
+            jurisdictions=["DE"],
+        ),
+    )
+    assert filed.status_code == 202, filed.text
+    status_url = filed.json()["status_url"]
+    view = wait_for(lambda: http.get(status_url).json(), lambda v: v.get("obligations"))
+    due = {
+        (o["id"], s["stage"]): s["due_at"]
+        for o in view["obligations"]
+        for s in o["stages"]
+        if s["due_at"]
+    }
+    gdpr = datetime.fromisoformat(due[("eu_gdpr_art33_authority", "initial")])
+    assert gdpr - aware == timedelta(hours=72)
+    contract = ("contract_demo_processor_to_controller", "notification")
+    assert datetime.fromisoformat(due[contract]) - aware == timedelta(hours=24)
+    assert datetime.fromisoformat(view["next_deadline"]) == aware + timedelta(hours=24)
+
+    done_url = f"{status_url}/obligations/{contract[0]}/{contract[1]}/done"
+    evidence = {"by": "account.manager", "reference": "mail <abc@bpo.example>"}
+    done = http.post(done_url, json=evidence)
+    assert done.status_code == 200, done.text
+    stage = next(o for o in done.json()["obligations"] if o["id"] == contract[0])["stages"][0]
+    assert (stage["status"], stage["done_by"]) == ("done", "account.manager")
+    assert datetime.fromisoformat(done.json()["next_deadline"]) == gdpr
+
+    again = http.post(done_url, json=evidence)
+    assert again.status_code == 409 and "already done" in again.json()["detail"]
+    unknown = http.post(f"{status_url}/obligations/{contract[0]}/nope/done", json=evidence)
+    assert unknown.status_code == 409 and "no stage 'nope'" in unknown.json()["detail"]
+    assert http.post(done_url, json={"by": ""}).status_code == 422
+
+    facts = http.post(f"{status_url}/facts", json={"by": "ana", "records_affected": 40})
+    assert facts.status_code == 200, facts.text
+    assert facts.json()["facts"]["records_affected"] == 40
+    bad = http.post(f"{status_url}/facts", json={"by": "ana", "events": {"awareness": "x"}})
+    assert bad.status_code == 422

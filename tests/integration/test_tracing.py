@@ -31,6 +31,7 @@ from integrations.telemetry import configure_tracing, temporal_interceptors
 from integrations.temporal import connect
 from sandbox.pagerduty import create_app as pager_app
 from tests.support.servers import run_app
+from tests.support.stacks import make_token
 from tests.workflows.doubles import Outside
 from workflows.incident import IncidentWorkflow
 
@@ -72,6 +73,7 @@ async def test_one_incident_is_one_connected_trace(
         temporal_namespace=dev_env.client.namespace,
         task_queue=task_queue,
         policies_dir=REPO / "policies",
+        state_dir=tmp_path,
     )
     intake = create_app(settings)
     intake.state.intake.tracer_provider = provider
@@ -89,7 +91,7 @@ async def test_one_incident_is_one_connected_trace(
             workflows=[IncidentWorkflow],
             activities=[*doubles, paging.trigger_page],
         )
-        async with worker, httpx.AsyncClient() as http:
+        async with worker, httpx.AsyncClient(headers=make_token(settings)) as http:
             with run_app(intake) as api:
                 incident = {
                     "client": "demo",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
+from incident_desk.tokens import ADMIN_TOKEN_FILE, ALL_CLIENTS, Role, TokenStore
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +57,38 @@ def running_stack(state_dir: Path, attempts: int = 3, **overrides: Any) -> Itera
         finally:
             stack.stop()
         return
+
+
+def api_headers(stack: Stack | Settings) -> dict[str, str]:
+    """The stack's own admin token (`.state/admin-token`), as the CLI would send it."""
+    path = (
+        stack.admin_token_path
+        if isinstance(stack, Stack)
+        else stack.state_dir.resolve() / ADMIN_TOKEN_FILE
+    )
+    return {"Authorization": f"Bearer {path.read_text().strip()}"}
+
+
+def api_client(stack: Stack) -> httpx.Client:
+    """An httpx client that authenticates as the stack's admin; use it for `/api/v1` calls."""
+    return httpx.Client(headers=api_headers(stack), timeout=15)
+
+
+def make_token(
+    settings: Settings,
+    role: Role = Role.ADMIN,
+    clients: tuple[str, ...] = (ALL_CLIENTS,),
+    name: str | None = None,
+    expires_in: timedelta | None = timedelta(hours=1),
+) -> dict[str, str]:
+    """Headers with a new token in the settings' token store (a test's own principal)."""
+    _, token = TokenStore(settings.token_store_path).create(
+        name or f"test-{uuid.uuid4().hex[:8]}",
+        role=role,
+        clients=list(clients),
+        expires_in=expires_in,
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _port_clash(stack: Stack, message: str) -> bool:

@@ -10,6 +10,7 @@ import httpx
 from incident_desk.settings import Settings
 from intake.app import create_app
 from tests.support.servers import free_port, run_app
+from tests.support.stacks import make_token
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,10 +40,12 @@ def test_healthz_is_503_and_names_each_dependency_until_ready() -> None:
     assert deps["policies"]["ready"]  # the shipped policies load
 
 
-def test_filing_while_temporal_is_down_is_503_not_500() -> None:
-    with run_app(create_app(settings_with_nothing_running())) as url:
+def test_filing_while_temporal_is_down_is_503_not_500(tmp_path: Path) -> None:
+    settings = settings_with_nothing_running().model_copy(update={"state_dir": tmp_path})
+    with run_app(create_app(settings)) as url:
         response = httpx.post(
             f"{url}/api/v1/incidents",
+            headers=make_token(settings),
             json={
                 "client": "demo",
                 "summary": "Suspicious login alert",

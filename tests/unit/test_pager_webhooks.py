@@ -51,7 +51,9 @@ class FakeIntake:
         self.acts: list[tuple[str, Action]] = []
         self.failure = failure
 
-    async def act(self, identifier: str, update: Any, action: Action) -> Any:
+    async def act(
+        self, identifier: str, update: Any, action: Action, update_id: str | None = None
+    ) -> Any:
         if self.failure is not None:
             raise self.failure
         self.acts.append((identifier, action))

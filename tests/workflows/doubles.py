@@ -18,7 +18,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.jira import CommentRequest, TicketRequest, TransitionRequest
+from activities.obligations import ObligationRequest, assess
 from activities.paging import PageRequest
+from incidents.obligations import ObligationReport
 from incidents.policy import ClientPolicy
 from workflows.incident import IncidentWorkflow
 
@@ -47,6 +49,12 @@ class Outside:
         async def load_client_policy(client: str) -> ClientPolicy:
             self.calls.append(("load_client_policy", client))
             return self.policy or ClientPolicy(id=client, name=f"{client} test client")
+
+        @activity.defn(name="assess_obligations")
+        async def assess_obligations(request: ObligationRequest) -> ObligationReport:
+            # The real rules: the clocks under test are the product's, only I/O is doubled.
+            self.calls.append(("assess_obligations", request))
+            return assess(request)
 
         @activity.defn(name="create_jira_ticket")
         async def create_jira_ticket(request: TicketRequest) -> str:
@@ -82,6 +90,7 @@ class Outside:
 
         return [
             load_client_policy,
+            assess_obligations,
             create_jira_ticket,
             comment_jira_ticket,
             transition_jira_ticket,

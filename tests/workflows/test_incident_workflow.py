@@ -78,6 +78,7 @@ async def test_lifecycle_ticket_page_ack_resolve(dev_env: WorkflowEnvironment) -
         "create_jira_ticket",
         "trigger_page",
         "comment_jira_ticket",
+        "assess_obligations",
         "acknowledge_page",
         "comment_jira_ticket",
         "resolve_page",
