@@ -16,13 +16,18 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.jira import JiraActivities
+from activities.notify import NotifyActivities
 from activities.obligations import ObligationActivities
-from activities.paging import Links, PagingActivities
+from activities.paging import Links, PagingActivities, PolicyRouting, temporal_client_lookup
 from activities.policies import PolicyActivities
-from incident_desk.connection import connect_configured, encryption_notice
+from incident_desk.config import ConfigError, load_settings
+from incident_desk.connection import connect_configured, encryption_notice, temporal_notice
+from incident_desk.health import WorkerHealth, serve_health
 from incident_desk.settings import Settings
 from integrations.jira import JiraConfig, JiraGateway
 from integrations.pagerduty import PagerDutyClient
+from integrations.pagers import build_pagers
+from integrations.smtp import Mailer, smtp_config
 from integrations.telemetry import configure_tracing, metrics_runtime
 from workflows.incident import IncidentWorkflow
 from workflows.metrics import IncidentMetricsInterceptor
@@ -47,8 +52,17 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         namespace=settings.temporal_namespace,
     )
     jira_activities = JiraActivities(jira)
-    paging_activities = PagingActivities(pager, links)
+    paging_activities = PagingActivities(
+        pager,
+        links,
+        pagers=build_pagers(settings, pager),
+        routing=PolicyRouting(settings.policies_dir),
+        client_of=temporal_client_lookup(client),
+    )
     policy_activities = PolicyActivities(settings.policies_dir)
+    notify_activities = NotifyActivities(
+        Mailer(smtp_config(settings)), settings.ack_secret, settings.intake_base_url
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -62,6 +76,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             paging_activities.trigger_page,
             paging_activities.acknowledge_page,
             paging_activities.resolve_page,
+            notify_activities.send_client_notice,
         ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
         interceptors=[IncidentMetricsInterceptor()],
@@ -73,6 +88,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect_configured(
         settings, tracer_provider=provider, runtime=metrics_runtime(settings.metrics_address)
     )
+    log.info("%s", temporal_notice(settings))
     log.info("%s", encryption_notice(settings))
     if settings.metrics_address:
         log.info("Prometheus metrics at http://%s/metrics", settings.metrics_address)
@@ -81,16 +97,32 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
-        await stop.wait()
-        log.info("worker draining in-flight activities")
+    health = WorkerHealth(client)
+    probes = None
+    if settings.worker_health_port is not None:
+        probes = await serve_health(health, settings.host, settings.worker_health_port)
+    try:
+        async with worker:
+            health.worker = worker
+            log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
+            await stop.wait()
+            health.draining = True
+            log.info(
+                "worker draining in-flight activities (up to %ss)", settings.worker_shutdown_grace
+            )
+    finally:
+        if probes is not None:
+            probes.close()
     log.info("worker stopped")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(Settings()))
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error:\n{exc}") from None
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

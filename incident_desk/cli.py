@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from pydantic import ValidationError
 
-from incident_desk import domain_cli, tokens_cli
+from incident_desk import domain_cli, reports_cli, temporal_cli, tokens_cli
+from incident_desk.config import ConfigError, load_settings
 from incident_desk.connection import encryption_notice, with_metrics_address
 from incident_desk.settings import Settings
 from incident_desk.stack import Stack, StackError
@@ -29,10 +29,9 @@ app = typer.Typer(
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"configuration error: {problems}", err=True)
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -240,6 +239,8 @@ def serve() -> None:
 
 domain_cli.register(app)
 tokens_cli.register(app)
+reports_cli.register(app)
+temporal_cli.register(app)
 
 if __name__ == "__main__":
     app()

@@ -12,6 +12,7 @@ import socket
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
 from incident_desk.settings import Settings
 from integrations.codec import AesGcmCodec, load_keyring
@@ -40,6 +41,48 @@ def encryption_notice(settings: Settings) -> str:
     )
 
 
+def tls_config_for(settings: Settings) -> TLSConfig | bool:
+    """The files are read here, at connect time, so a certificate renewed on disk (cert-manager,
+    a re-mounted secret) is picked up by the next process start without a config change.
+
+    False is plaintext (the embedded dev server); True is TLS with the system's trust store, as
+    Temporal Cloud with an API key needs; a TLSConfig carries a private CA and/or a client
+    certificate for mTLS.
+    """
+    if not settings.temporal_tls_enabled:
+        return False
+    ca, cert, key = (
+        settings.temporal_tls_ca_path,
+        settings.temporal_tls_cert_path,
+        settings.temporal_tls_key_path,
+    )
+    if not (ca or cert or key or settings.temporal_tls_server_name):
+        return True
+    return TLSConfig(
+        server_root_ca_cert=ca.read_bytes() if ca else None,
+        client_cert=cert.read_bytes() if cert else None,
+        client_private_key=key.read_bytes() if key else None,
+        domain=settings.temporal_tls_server_name,
+    )
+
+
+def temporal_notice(settings: Settings) -> str:
+    """One line for start-up logs: where we connect and how, never the key or certificates."""
+    if settings.embedded_temporal:
+        return f"Temporal: embedded dev server at {settings.temporal_target} (plaintext)"
+    how = []
+    if settings.temporal_tls_enabled:
+        how.append("mTLS" if settings.temporal_tls_cert_path else "TLS")
+    else:
+        how.append("plaintext")
+    if settings.temporal_api_key is not None:
+        how.append("API key")
+    return (
+        f"Temporal: {settings.temporal_target}, namespace {settings.temporal_namespace} "
+        f"({', '.join(how)})"
+    )
+
+
 async def connect_configured(
     settings: Settings,
     *,
@@ -52,6 +95,10 @@ async def connect_configured(
         codec=codec_for(settings),
         interceptors=temporal_interceptors(tracer_provider),
         runtime=runtime,
+        tls=tls_config_for(settings),
+        api_key=(
+            settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+        ),
     )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from incident_desk import config as production_config
 from workflows.names import TASK_QUEUE
 
 
@@ -40,6 +41,21 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(8233, validation_alias=_env("TEMPORAL_UI_PORT"))
     temporal_ui_url: str | None = Field(None, validation_alias=_env("TEMPORAL_UI_URL"))
     task_queue: str = Field(TASK_QUEUE, validation_alias=_env("INCIDENT_DESK_TASK_QUEUE"))
+    # A Temporal cluster or Temporal Cloud (docs/deploy.md); checked in incident_desk/config.py.
+    temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))
+    temporal_tls_ca_path: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CA_PATH"))
+    temporal_tls_cert_path: Path | None = Field(
+        None, validation_alias=_env("TEMPORAL_TLS_CERT_PATH")
+    )
+    temporal_tls_key_path: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_KEY_PATH"))
+    temporal_tls_server_name: str | None = Field(
+        None, validation_alias=_env("TEMPORAL_TLS_SERVER_NAME")
+    )
+    temporal_api_key: SecretStr | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
+    temporal_api_key_file: Path | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY_FILE"))
+    worker_health_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias=_env("INCIDENT_DESK_WORKER_HEALTH_PORT")
+    )
     worker_shutdown_grace: float = Field(
         20.0,
         ge=0,
@@ -53,6 +69,7 @@ class Settings(BaseSettings):
     jira_url: str | None = Field(None, validation_alias=_env("JIRA_URL"))
     jira_user: str = Field("sandbox", validation_alias=_env("JIRA_USER"))
     jira_token: SecretStr = Field(SecretStr("sandbox"), validation_alias=_env("JIRA_TOKEN"))
+    jira_token_file: Path | None = Field(None, validation_alias=_env("JIRA_TOKEN_FILE"))
     jira_project: str = Field("SEC", validation_alias=_env("JIRA_PROJECT"))
     jira_issue_type: str = Field("Incident", validation_alias=_env("JIRA_ISSUE_TYPE"))
     jira_done_status: str = Field("Done", validation_alias=_env("JIRA_DONE_STATUS"))
@@ -63,6 +80,9 @@ class Settings(BaseSettings):
     )
     jira_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("JIRA_WEBHOOK_SECRET")
+    )
+    jira_webhook_secret_file: Path | None = Field(
+        None, validation_alias=_env("JIRA_WEBHOOK_SECRET_FILE")
     )
     jira_webhook_token: SecretStr | None = Field(None, validation_alias=_env("JIRA_WEBHOOK_TOKEN"))
     jira_webhook_max_bytes: int = Field(
@@ -79,12 +99,56 @@ class Settings(BaseSettings):
     pagerduty_routing_key: SecretStr = Field(
         SecretStr("sandbox-routing-key"), validation_alias=_env("PAGERDUTY_ROUTING_KEY")
     )
+    pagerduty_routing_key_file: Path | None = Field(
+        None, validation_alias=_env("PAGERDUTY_ROUTING_KEY_FILE")
+    )
     pager_sandbox_port: int = Field(8090, validation_alias=_env("PAGER_SANDBOX_PORT"))
     pagerduty_webhook_secret: SecretStr | None = Field(
         None,
         validation_alias=_env("PAGERDUTY_WEBHOOK_SECRET"),
         description="Signing secret of the v3 webhook subscription; unset disables the route",
     )
+    pagerduty_webhook_secret_file: Path | None = Field(
+        None, validation_alias=_env("PAGERDUTY_WEBHOOK_SECRET_FILE")
+    )
+
+    # Opsgenie (docs/paging.md; support ends 2027-04-05) and the generic signed webhook pager.
+    opsgenie_api_url: str | None = Field(
+        None,
+        validation_alias=_env("OPSGENIE_API_URL"),
+        description="`us`, `eu` or a base URL; unset: the local Opsgenie sandbox",
+    )
+    opsgenie_api_key: SecretStr = Field(
+        SecretStr("sandbox-genie-key"), validation_alias=_env("OPSGENIE_API_KEY")
+    )
+    opsgenie_api_key_file: Path | None = Field(None, validation_alias=_env("OPSGENIE_API_KEY_FILE"))
+    opsgenie_sandbox_port: int = Field(8091, validation_alias=_env("OPSGENIE_SANDBOX_PORT"))
+    opsgenie_webhook_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("OPSGENIE_WEBHOOK_TOKEN"),
+        description="Shared secret Opsgenie's webhook integration sends; unset disables the route",
+    )
+    opsgenie_webhook_token_file: Path | None = Field(
+        None, validation_alias=_env("OPSGENIE_WEBHOOK_TOKEN_FILE")
+    )
+    webhook_pager_url: str | None = Field(None, validation_alias=_env("WEBHOOK_PAGER_URL"))
+    webhook_pager_secret: SecretStr | None = Field(
+        None, validation_alias=_env("WEBHOOK_PAGER_SECRET")
+    )
+    webhook_pager_secret_file: Path | None = Field(
+        None, validation_alias=_env("WEBHOOK_PAGER_SECRET_FILE")
+    )
+
+    # Client notices by email, and their signed acknowledgement links.
+    smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(587, validation_alias=_env("SMTP_PORT"))
+    smtp_user: str | None = Field(None, validation_alias=_env("SMTP_USER"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=_env("SMTP_PASSWORD"))
+    smtp_from: str = Field("incident-desk@localhost", validation_alias=_env("SMTP_FROM"))
+    smtp_starttls: bool = Field(True, validation_alias=_env("SMTP_STARTTLS"))
+    smtp_sandbox_port: int = Field(8025, validation_alias=_env("SMTP_SANDBOX_PORT"))
+    smtp_sandbox_http_port: int = Field(8026, validation_alias=_env("SMTP_SANDBOX_HTTP_PORT"))
+    ack_secret: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_ACK_SECRET"))
 
     # Observability and encryption (README, "Configuration"; docs/operations.md).
     codec_keys: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_CODEC_KEYS"))
@@ -103,6 +167,43 @@ class Settings(BaseSettings):
     # API authentication (docs/security.md): token hashes, and the audit trail of API calls.
     token_store: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_TOKEN_STORE"))
     audit_log: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_AUDIT_LOG"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment beats INCIDENT_DESK_CONFIG's file, so one variable can override it."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            *production_config.config_file_sources(settings_cls),
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _production_checks(self) -> Settings:
+        production_config.check(self)
+        return self
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        """TLS unless told otherwise whenever anything TLS-like or an API key is configured."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return any(
+            (
+                self.temporal_tls_ca_path,
+                self.temporal_tls_cert_path,
+                self.temporal_tls_server_name,
+                self.temporal_api_key,
+            )
+        )
 
     # Effective URLs: the configured real endpoint, else the local stand-in.
     @property
@@ -138,6 +239,26 @@ class Settings(BaseSettings):
     @property
     def pager_sandbox_url(self) -> str:
         return f"http://{self.host}:{self.pager_sandbox_port}"
+
+    @property
+    def opsgenie_sandboxed(self) -> bool:
+        return self.opsgenie_api_url is None
+
+    @property
+    def opsgenie_sandbox_url(self) -> str:
+        return f"http://{self.host}:{self.opsgenie_sandbox_port}"
+
+    @property
+    def opsgenie_base_url(self) -> str:
+        return self.opsgenie_api_url or self.opsgenie_sandbox_url
+
+    @property
+    def smtp_sandboxed(self) -> bool:
+        return self.smtp_host is None
+
+    @property
+    def smtp_sandbox_url(self) -> str:
+        return f"http://{self.host}:{self.smtp_sandbox_http_port}"
 
     @property
     def jira_ack_status_names(self) -> frozenset[str]:

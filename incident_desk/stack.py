@@ -34,7 +34,9 @@ from integrations.temporal import venv_binary
 from workflows.names import IncidentSearchAttribute
 
 PAGER_WEBHOOK_SECRET_FILE = "pagerduty-webhook-secret"
+OPSGENIE_WEBHOOK_TOKEN_FILE = "opsgenie-webhook-token"
 JIRA_WEBHOOK_SECRET_FILE = "jira-webhook-secret"
+ACK_SECRET_FILE = "ack-secret"
 
 
 class StackError(RuntimeError):
@@ -49,6 +51,7 @@ class Part:
     ready_url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's environment
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -86,6 +89,8 @@ class Stack:
         self.admin_token_path = self.state_dir / ADMIN_TOKEN_FILE
         self.settings = self._with_pager_webhook_secret(settings)
         self.settings = self._with_jira_webhook_secret(self.settings)
+        self.settings = self._with_ack_secret(self.settings)
+        self.settings = self._with_opsgenie_webhook_token(self.settings)
         self.parts = self._plan()
 
     def _with_jira_webhook_secret(self, settings: Settings) -> Settings:
@@ -96,6 +101,13 @@ class Stack:
             return settings
         secret = self._state_secret(JIRA_WEBHOOK_SECRET_FILE)
         return settings.model_copy(update={"jira_webhook_secret": secret})
+
+    def _with_ack_secret(self, settings: Settings) -> Settings:
+        """The worker signs client acknowledgement links and the intake checks them; both must
+        hold the same key, and a restart must keep links already sent working."""
+        if settings.ack_secret is not None:
+            return settings
+        return settings.model_copy(update={"ack_secret": self._state_secret(ACK_SECRET_FILE)})
 
     def _state_secret(self, name: str) -> SecretStr:
         """A secret shared by a sandbox and the intake, made once and kept (mode 0600) in the
@@ -127,6 +139,13 @@ class Stack:
             return settings
         secret = self._state_secret(PAGER_WEBHOOK_SECRET_FILE)
         return settings.model_copy(update={"pagerduty_webhook_secret": secret})
+
+    def _with_opsgenie_webhook_token(self, settings: Settings) -> Settings:
+        """The Opsgenie sandbox sends this token with its callbacks and the intake checks it."""
+        if not settings.opsgenie_sandboxed or settings.opsgenie_webhook_token is not None:
+            return settings
+        token = self._state_secret(OPSGENIE_WEBHOOK_TOKEN_FILE)
+        return settings.model_copy(update={"opsgenie_webhook_token": token})
 
     def _plan(self) -> list[Part]:
         s = self.settings
@@ -186,6 +205,36 @@ class Stack:
                     ready_url=f"{s.pager_sandbox_url}/sandbox/events",
                 )
             )  # fmt: skip
+        if s.opsgenie_sandboxed:
+            parts.append(
+                Part(
+                    "opsgenie-sandbox",
+                    [
+                        py, "-m", "sandbox.opsgenie",
+                        "--host", s.host,
+                        "--port", str(s.opsgenie_sandbox_port),
+                        "--db", str(self.state_dir / "opsgenie.db"),
+                        "--callback-url", f"{s.intake_base_url}/webhooks/opsgenie",
+                    ],
+                    s.opsgenie_sandbox_port,
+                    ready_url=f"{s.opsgenie_sandbox_url}/sandbox/alerts",
+                )
+            )  # fmt: skip
+        if s.smtp_sandboxed:
+            parts.append(
+                Part(
+                    "smtp-sandbox",
+                    [
+                        py, "-m", "sandbox.smtp",
+                        "--host", s.host,
+                        "--port", str(s.smtp_sandbox_port),
+                        "--http-port", str(s.smtp_sandbox_http_port),
+                        "--db", str(self.state_dir / "smtp.db"),
+                    ],
+                    s.smtp_sandbox_http_port,
+                    ready_url=f"{s.smtp_sandbox_url}/sandbox/messages?limit=1",
+                )
+            )  # fmt: skip
         parts.append(Part("worker", [py, "-m", "worker"], None))
         parts.append(
             Part(
@@ -207,6 +256,10 @@ class Stack:
             + (" (signed)" if s.jira_webhook_secret else ""),
             "Pager": (f"{s.pager_sandbox_url}/sandbox/events (sandbox)" if s.pager_sandboxed
                       else s.pagerduty_enqueue_url),
+            "Opsgenie": (f"{s.opsgenie_sandbox_url}/sandbox/alerts (sandbox)"
+                         if s.opsgenie_sandboxed else s.opsgenie_base_url),
+            "Mail": (f"{s.smtp_sandbox_url}/sandbox/messages (sandbox)" if s.smtp_sandboxed
+                     else f"{s.smtp_host}:{s.smtp_port}"),
             "Logs": str(self.log_dir),
             "Admin API token": str(self.admin_token_path),
         }  # fmt: skip
@@ -280,12 +333,35 @@ class Stack:
         if part.ready_url:
             self._wait_ready(part, time.monotonic() + self.startup_timeout)
 
+    def add_worker(self, name: str, health_port: int) -> Part:
+        """Start one more worker process on the same task queue, as a scaled-out deployment
+        runs them; it is ready when its health port says it polls. Stopped with the stack."""
+        part = Part(
+            name,
+            [sys.executable, "-m", "worker"],
+            health_port,
+            ready_url=f"http://{self.settings.host}:{health_port}/readyz",
+            # Its own health port, and no second Prometheus listener on the first one's port.
+            env={
+                "INCIDENT_DESK_WORKER_HEALTH_PORT": str(health_port),
+                "INCIDENT_DESK_METRICS_ADDRESS": "",
+            },
+        )
+        self.parts.insert(len(self.parts) - 1, part)  # before the intake, which stops first
+        self._launch(part, self._env())
+        self._wait_ready(part, time.monotonic() + self.startup_timeout)
+        return part
+
     def _launch(self, part: Part, env: dict[str, str]) -> None:
         assert self.log_dir
         part.log_path = self.log_dir / f"{part.name}.log"
         log = part.log_path.open("ab")
         part.process = subprocess.Popen(
-            part.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            part.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**env, **part.env},
+            start_new_session=True,
         )
         log.close()
 

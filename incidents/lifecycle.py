@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from incidents.clocks import ObligationClock
 from incidents.facts import IncidentFacts
+from incidents.notification import ClientNotification
 from incidents.report import Severity
 
 
@@ -88,4 +89,7 @@ class IncidentView(BaseModel):
     )
     next_deadline: datetime | None = Field(None, description="Earliest due instant still owed")
     deadline_breached: bool = False
+    client_notification: ClientNotification | None = Field(
+        None, description="Notices sent to the client's contacts and its acknowledgement"
+    )
     timeline: list[TimelineEntry] = Field(default_factory=list)

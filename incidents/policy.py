@@ -26,6 +26,7 @@ from pydantic import (
 from incidents.calendars import HolidayCalendar, PeriodField, TimeZoneName
 from incidents.facts import DataCategory, Role, Sector, Trigger
 from incidents.jurisdictions import Country, Jurisdiction
+from incidents.pager_routes import PagerRouting
 from incidents.report import Severity
 from incidents.taxonomy import IncidentType
 
@@ -85,6 +86,25 @@ class SecurityContact(_Section):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
     language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47")
+
+
+class ClientAckTerms(_Section):
+    """How long the client has to acknowledge our notice before we chase it, and whom we chase.
+
+    Each wait starts when the previous step was taken: a reminder to the same contacts, then
+    the alternates, then the BPO's account manager (paged), who owns the client relationship.
+    """
+
+    remind_after: PositiveDuration = timedelta(hours=4)
+    alternates_after: PositiveDuration = timedelta(hours=4)
+    escalate_after: PositiveDuration = timedelta(hours=4)
+    alternate_contacts: tuple[SecurityContact, ...] = ()
+    account_manager: str = Field(
+        "bpo-account-manager", min_length=1, description="Pager target told when nobody answers"
+    )
+    link_valid_for: PositiveDuration = Field(
+        timedelta(days=14), description="How long an acknowledgement link works"
+    )
 
 
 class EscalationLevel(_Section):
@@ -156,6 +176,10 @@ class ClientPolicy(BaseModel):
     timezone: TimeZoneName = "UTC"
     default_severity: Severity = Severity.SEV3
     pager: PagerPolicy = Field(default_factory=PagerPolicy)
+    pagers: PagerRouting = Field(
+        default_factory=PagerRouting,
+        description="Which pager each escalation target is paged on (default PagerDuty)",
+    )
 
     role: Role = Field(Role.PROCESSOR, description="Our role for this client's data")
     jurisdictions: tuple[Jurisdiction, ...] = Field(
@@ -168,6 +192,10 @@ class ClientPolicy(BaseModel):
     )
     contract: ContractTerms | None = None
     contacts: tuple[SecurityContact, ...] = ()
+    client_ack: ClientAckTerms = Field(
+        default_factory=ClientAckTerms,
+        description="Waiting for the client to acknowledge our notice, and whom to chase next",
+    )
     escalation: dict[Severity, tuple[EscalationLevel, ...]] = Field(
         default_factory=dict, description="Escalation chain per severity, first level first"
     )

@@ -6,14 +6,17 @@ import logging
 
 import uvicorn
 
-from incident_desk.settings import Settings
+from incident_desk.config import ConfigError, load_settings
 from intake.app import create_app
 
 
 def main() -> None:
     # uvicorn configures only its own loggers; ours (e.g. ignored webhooks) must show too.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error:\n{exc}") from None
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.intake_port, log_level="info"
     )

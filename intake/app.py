@@ -54,10 +54,13 @@ from intake.auth import (
     install_auth,
     requires,
 )
+from intake.client_ack import router as client_ack
 from intake.jira_webhooks import install_jira_webhooks
 from intake.obligations_api import router as obligations_api
 from intake.observability import observe
+from intake.opsgenie_webhooks import router as opsgenie_webhooks
 from intake.pager_webhooks import router as pager_webhooks
+from intake.reports_api import router as reports_api
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
 from workflows.names import incident_id_from, workflow_id_for
@@ -368,7 +371,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_auth(app, intake)
     install_jira_webhooks(app, intake)
     app.include_router(pager_webhooks)
+    app.include_router(opsgenie_webhooks)
     app.include_router(obligations_api)
+    app.include_router(reports_api)
+    app.include_router(client_ack)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> JSONResponse:

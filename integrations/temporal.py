@@ -20,6 +20,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
@@ -40,14 +41,22 @@ async def connect(
     codec: PayloadCodec | None = None,
     interceptors: Sequence[Interceptor] = (),
     runtime: Runtime | None = None,
+    tls: TLSConfig | bool = False,
+    api_key: str | None = None,
 ) -> Client:
-    """Workers built on the returned client inherit its codec and its (worker) interceptors."""
+    """Workers built on the returned client inherit its codec and its (worker) interceptors.
+
+    TLS is explicit (never the SDK's "on when an API key is given" guess) so that what was
+    validated at start-up is exactly what is used.
+    """
     return await Client.connect(
         target,
         namespace=namespace,
         data_converter=data_converter(codec),
         interceptors=interceptors,
         runtime=runtime,
+        tls=tls,
+        api_key=api_key,
     )
 
 

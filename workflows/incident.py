@@ -16,17 +16,25 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import CommentRequest, JiraActivities, TicketRequest, TransitionRequest
+    from activities.notify import NoticeRequest, NotifyActivities
     from activities.obligations import ObligationActivities, ObligationRequest
     from activities.paging import PageRequest, PagingActivities
     from activities.policies import PolicyActivities
-    from incidents import clocks, escalation, notices
+    from incidents import clocks, escalation, notices, notification
     from incidents.calendars import reminder_times
     from incidents.classification import facts_from_report
     from incidents.clocks import ClockStatus, FactsUpdate, ObligationClock, StageClock, StageDone
     from incidents.escalation import Step
     from incidents.facts import IncidentFacts
     from incidents.lifecycle import Action, IncidentState, IncidentView, Page, TimelineEntry
-    from incidents.policy import ClientPolicy
+    from incidents.notification import (
+        ClientAcknowledgement,
+        ClientNotification,
+        NoticeContent,
+        Recipient,
+        SentNotice,
+    )
+    from incidents.policy import ClientPolicy, SecurityContact
     from incidents.report import StartIncident
     from workflows.names import IncidentSearchAttribute as SA
 
@@ -45,6 +53,12 @@ ESCALATION_CHAIN_PATCH = "escalation-chain"
 # Runs started after this change assess their reporting obligations once on-call is paged and
 # keep one durable timer per due stage.
 REPORTING_CLOCKS_PATCH = "reporting-clocks"
+# Runs started after this change email the client's security contacts once the clocks are armed
+# and chase their acknowledgement.
+CLIENT_NOTIFICATION_PATCH = "client-notification"
+# A notice that cannot be sent within this long is reported to people rather than retried on.
+NOTICE_DEADLINE = timedelta(hours=1)
+NOTIFIER = "incident-desk"
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -71,6 +85,7 @@ class IncidentWorkflow:
         self._timers: dict[tuple[str, str], tuple[datetime, asyncio.Task[None]]] = {}
         # Assessments run one at a time, so a slow one never overwrites a newer one.
         self._assessing = asyncio.Lock()
+        self._notifying: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, start: StartIncident) -> IncidentView:
@@ -150,28 +165,33 @@ class IncidentWorkflow:
     async def mark_stage_done(self, done: StageDone) -> IncidentView:
         """Stops the stage's timers; the evidence stays with the clock and in the timeline."""
         clock, stage = self._find_stage(done.obligation, done.stage)
+        await self._stage_done(clock, stage, done.by, done.reference)
+        return self._view
+
+    async def _stage_done(
+        self, clock: ObligationClock, stage: StageClock, by: str, reference: str
+    ) -> None:
         was_breached = stage.status is ClockStatus.BREACHED
         stage.status = ClockStatus.DONE
         stage.done_at = workflow.now()
-        stage.done_by = done.by
-        stage.reference = done.reference
+        stage.done_by = by
+        stage.reference = reference
         self._rearm()
         late = " (after its deadline)" if was_breached else ""
         self._record(
             "obligation_stage_done",
-            f"{clock.name} ({stage.stage}) done{late}; reference: {done.reference}",
-            by=done.by,
+            f"{clock.name} ({stage.stage}) done{late}; reference: {reference}",
+            by=by,
         )
         await self._comment(
-            f"Reporting obligation done{late}: {clock.name} ({stage.stage}) by {done.by}, "
-            f"reference {done.reference}."
+            f"Reporting obligation done{late}: {clock.name} ({stage.stage}) by {by}, "
+            f"reference {reference}."
         )
         if was_breached:
             await self._resolve_page(
                 clocks.breach_key(self._view.workflow_id, clock.id, stage.stage),
                 f"Resolve the breach alert of {clock.id} ({stage.stage})",
             )
-        return self._view
 
     @mark_stage_done.validator
     def _validate_mark_stage_done(self, done: StageDone) -> None:
@@ -200,6 +220,46 @@ class IncidentWorkflow:
         facts = update.apply(self._view.facts)
         if facts == self._view.facts:
             raise ValueError("the update changes no fact")
+
+    @workflow.update(description="The client acknowledged our notice (signed link, API or Jira)")
+    async def client_acknowledged(self, ack: ClientAcknowledgement) -> IncidentView:
+        """The first acknowledgement is the evidence and stops the chasing; later ones (a
+        colleague, another link) are recorded beside it and change nothing."""
+        sent = self._view.client_notification
+        assert sent is not None
+        ack = ack.model_copy(update={"at": workflow.now()})
+        via = f"via {ack.channel}"
+        if ack.message_id:
+            via += f", message {ack.message_id}"
+        if ack.ip:
+            via += f", from {ack.ip}"
+        if ack.user_agent:
+            via += f" ({ack.user_agent})"
+        if sent.acknowledgement is not None:
+            first = sent.acknowledgement
+            self._record(
+                "client_also_acknowledged",
+                f"Client acknowledgement also from {ack.contact} {via} "
+                f"(first: {first.contact} at {_at(first.at)})",
+                by=ack.contact,
+            )
+            return self._view
+        sent.acknowledgement = ack
+        self._record("client_acknowledged", f"Client acknowledged {via}", by=ack.contact)
+        await self._comment(f"Client acknowledgement: {ack.contact} at {_at(ack.at)} {via}.")
+        if sent.escalation_key:
+            await self._resolve_page(
+                sent.escalation_key, "Resolve the client-acknowledgement alert"
+            )
+        return self._view
+
+    @client_acknowledged.validator
+    def _validate_client_acknowledged(self, ack: ClientAcknowledgement) -> None:
+        sent = self._view.client_notification
+        if sent is None or not sent.notices:
+            raise ValueError("the client has not been notified of this incident yet")
+        if ack.channel == "link" and not sent.notified(ack.contact):
+            raise ValueError(f"{ack.contact} was not sent a notice for this incident")
 
     @workflow.query(description="The incident's current state and timeline")
     def state(self) -> IncidentView:
@@ -273,6 +333,10 @@ class IncidentWorkflow:
             if arm_clocks and step is steps[0]:
                 # People first: the clocks are armed once the first responder has been paged.
                 await self._start_clocks(policy)
+                if workflow.patched(CLIENT_NOTIFICATION_PATCH):
+                    # Its own task: the escalation chain keeps its timers while the client is
+                    # told and chased.
+                    self._notifying = asyncio.create_task(self._notify_client(policy))
             if self._acknowledged() or step.ack_timeout is None:
                 return
             try:
@@ -547,6 +611,197 @@ class IncidentWorkflow:
             f"{_at(stage.due_at)} and has not been marked done. {target} has been alerted."
         )
 
+    # --- client notification ----------------------------------------------------------------
+
+    async def _notify_client(self, policy: ClientPolicy) -> None:
+        """Tell the client's security contacts, prove it (the contract stage is done with the
+        message ids as its reference), then chase the acknowledgement step by step."""
+        contacts = [_recipient(c) for c in policy.contacts]
+        if not contacts:
+            # Timeline only: the contract clock, if there is one, reminds the agents in Jira.
+            self._record(
+                "client_not_notified",
+                "The client policy names no security contacts: nobody at the client was emailed",
+            )
+            return
+        self._view.client_notification = ClientNotification(recipients=[c.email for c in contacts])
+        sent = await self._send_notices(policy, notification.NOTIFICATION, contacts)
+        if not sent:
+            return
+        await self._contract_notified(policy, sent)
+        await self._comment(f"Client notified: {notification.contact_label(contacts)}")
+        await self._chase_client_ack(policy, contacts)
+
+    async def _send_notices(
+        self, policy: ClientPolicy, kind: str, recipients: list[Recipient]
+    ) -> list[SentNotice]:
+        content = self._notice_content(policy, kind)
+        sent: list[SentNotice] = []
+        for recipient in recipients:
+            language = notification.template_language(recipient.language)
+            if language != recipient.language.split("-")[0].lower():
+                self._record(
+                    "notice_language_fallback",
+                    f"No {recipient.language} template: {recipient.name} was written to in "
+                    f"{language}",
+                )
+            try:
+                notice = await workflow.execute_activity_method(
+                    NotifyActivities.send_client_notice,
+                    NoticeRequest(
+                        workflow_id=self._view.workflow_id,
+                        purpose=kind,
+                        recipient=recipient,
+                        content=content,
+                    ),
+                    start_to_close_timeout=EFFECT_TIMEOUT,
+                    schedule_to_close_timeout=NOTICE_DEADLINE,
+                    retry_policy=EFFECT_RETRY,
+                    summary=f"Email the client's {kind} to {recipient.email}",
+                )
+            except ActivityError as err:
+                self._record(
+                    "client_notice_failed", f"{kind} to {recipient.email} not sent: {err.cause}"
+                )
+                await self._comment(
+                    f"The client {kind} to {recipient.email} could not be sent: {err.cause}. "
+                    "Notify them by other means."
+                )
+                continue
+            assert self._view.client_notification is not None
+            self._view.client_notification.notices.append(notice)
+            sent.append(notice)
+        if sent:
+            to = ", ".join(f"{n.name} <{n.to}> (message {n.message_id})" for n in sent)
+            self._record(f"client_{kind}_sent", f"Client {kind} emailed to {to}", by=NOTIFIER)
+        return sent
+
+    def _notice_content(self, policy: ClientPolicy, kind: str) -> NoticeContent:
+        facts = self._view.facts
+        return NoticeContent(
+            kind=kind,
+            incident_id=self._view.incident_id,
+            client_name=policy.name,
+            jira_key=self._view.jira_key,
+            severity=str(self._view.severity),
+            incident_type=str(facts.incident_type or self._view.category)
+            if facts
+            else self._view.category,
+            aware_at=self._view.aware_at,
+            received_at=self._view.received_at,
+            jurisdictions=[str(j) for j in facts.jurisdictions] if facts else [],
+            data_categories=[str(d) for d in facts.data_categories] if facts else [],
+            records_affected=facts.records_affected if facts else None,
+            contract_clause=policy.contract.clause if policy.contract else None,
+            client_obligations=notification.client_obligations(self._view.obligations),
+            timezone=policy.timezone,
+            link_expires_at=workflow.now() + policy.client_ack.link_valid_for,
+        )
+
+    async def _contract_notified(self, policy: ClientPolicy, sent: list[SentNotice]) -> None:
+        """The email is the contract's notice: its stage is done, with the message ids."""
+        wanted = notification.contract_obligation_id(policy.id)
+        clock = next((c for c in self._view.obligations if c.id == wanted and c.in_force), None)
+        stage = clock.stage("notification") if clock else None
+        if clock is None or stage is None:
+            return
+        if stage.status in (ClockStatus.DONE, ClockStatus.CANCELLED):
+            return
+        await self._stage_done(clock, stage, NOTIFIER, ", ".join(n.message_id for n in sent))
+
+    async def _chase_client_ack(self, policy: ClientPolicy, contacts: list[Recipient]) -> None:
+        """Each wait is a durable timer named for what follows it, so the history reads as the
+        escalation it is."""
+        terms = policy.client_ack
+        steps = [
+            (terms.remind_after, "reminder to the same contacts"),
+            (terms.alternates_after, "alternate contacts"),
+            (terms.escalate_after, f"alert {terms.account_manager}"),
+        ]
+        for number, (wait, then) in enumerate(steps):
+            try:
+                await workflow.wait_condition(
+                    self._client_acked,
+                    timeout=wait,
+                    timeout_summary=f"Client acknowledgement — {then} after "
+                    f"{escalation.format_duration(wait)}",
+                )
+                return
+            except TimeoutError:
+                pass
+            if self._client_acked():
+                return
+            self._record(
+                "client_ack_timeout",
+                f"No acknowledgement from the client within "
+                f"{escalation.format_duration(wait)}; next: {then}",
+            )
+            if number == 0:
+                if await self._send_notices(policy, notification.REMINDER, contacts):
+                    await self._comment(
+                        "Client has not acknowledged; reminder sent to "
+                        f"{notification.contact_label(contacts)}"
+                    )
+            elif number == 1:
+                await self._notify_alternates(policy)
+            else:
+                await self._alert_account_manager(policy)
+
+    async def _notify_alternates(self, policy: ClientPolicy) -> None:
+        alternates = [_recipient(c) for c in policy.client_ack.alternate_contacts]
+        if not alternates:
+            self._record("client_no_alternates", "The client policy names no alternate contacts")
+            return
+        assert self._view.client_notification is not None
+        self._view.client_notification.recipients += [a.email for a in alternates]
+        if await self._send_notices(policy, notification.ALTERNATES, alternates):
+            await self._comment(
+                "Client has still not acknowledged; alternate contacts notified: "
+                f"{notification.contact_label(alternates)}"
+            )
+
+    async def _alert_account_manager(self, policy: ClientPolicy) -> None:
+        target = policy.client_ack.account_manager
+        key = notification.ack_key(self._view.workflow_id)
+        sent = self._view.client_notification
+        assert sent is not None
+        notified = ", ".join(sorted({n.to for n in sent.notices}))
+        try:
+            await workflow.execute_activity_method(
+                PagingActivities.trigger_page,
+                PageRequest(
+                    dedup_key=key,
+                    summary=f"{policy.name} has not acknowledged the notice of incident "
+                    f"{self._view.incident_id} ({self._view.severity})",
+                    severity="warning",
+                    custom_details={
+                        "incident": self._view.incident_id,
+                        "client": self._view.client,
+                        "targets": target,
+                        "notified": notified,
+                    },
+                    workflow_id=self._view.workflow_id,
+                    jira_key=self._view.jira_key,
+                ),
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary=f"Alert {target}: client has not acknowledged",
+            )
+        except ActivityError as err:
+            self._record("client_ack_alert_failed", f"{target} not alerted: {err.cause}")
+        else:
+            sent.escalated_to = target
+            sent.escalation_key = key
+            self._record("client_ack_escalated", f"Client has not acknowledged; {target} alerted")
+        await self._comment(
+            f"The client has not acknowledged the incident notice (sent to {notified}). "
+            f"The account manager ({target}) has been alerted to reach them directly."
+        )
+
+    def _client_acked(self) -> bool:
+        sent = self._view.client_notification
+        return sent is not None and sent.acknowledgement is not None
+
     async def _resolve_page(self, key: str, summary: str) -> None:
         await workflow.execute_activity_method(
             PagingActivities.resolve_page,
@@ -649,6 +904,10 @@ class IncidentWorkflow:
             workflow.upsert_search_attributes(changed)
             self._published.update(values)
         workflow.set_current_details(notices.current_details(self._view))
+
+
+def _recipient(contact: SecurityContact) -> Recipient:
+    return Recipient(name=contact.name, email=contact.email, language=contact.language)
 
 
 def _at(instant: datetime | None) -> str:

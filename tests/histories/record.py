@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from incidents.clocks import FactsUpdate, StageDone
 from incidents.lifecycle import Action, IncidentState
+from incidents.notification import ClientAcknowledgement
 from incidents.policy import ClientPolicy, EscalationLevel
 from incidents.report import IncidentReport, Severity, StartIncident
 from integrations.temporal import venv_binary
@@ -197,6 +198,70 @@ async def clocks_breached_done_and_facts_moved(env: WorkflowEnvironment) -> Work
     return handle
 
 
+NOTICE_POLICY = ClientPolicy.model_validate(
+    {
+        "id": "demo",
+        "name": "Demo with contacts",
+        "contract": {"clause": "DPA clause 8.2", "notify_within": "PT24H"},
+        "contacts": [
+            {"name": "Aoife Byrne", "email": "sec@client.example", "language": "en"},
+            {"name": "Jonas Weber", "email": "dpo@client.example", "language": "de"},
+        ],
+        "client_ack": {
+            "alternate_contacts": [
+                {"name": "Claire Martin", "email": "backup@client.example", "language": "fr"}
+            ],
+            "account_manager": "bpo-am-demo",
+        },
+    }
+)
+
+
+async def _client_notified(handle: WorkflowHandle) -> None:
+    for _ in range(200):
+        view = await handle.query(IncidentWorkflow.state)
+        if any(e.event == "obligation_stage_done" for e in view.timeline):
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("workflow did not notify the client")
+
+
+async def client_notified_and_acknowledged(env: WorkflowEnvironment) -> WorkflowHandle:
+    """The client is emailed (contract stage done), acknowledges by link, twice; then resolved."""
+    outside = Outside(policy=NOTICE_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        handle = await _start(env.client, outside, worker.task_queue, _clocks_report(now))
+        await _client_notified(handle)
+        view = await handle.query(IncidentWorkflow.state)
+        ack = ClientAcknowledgement(
+            contact="dpo@client.example",
+            message_id=view.client_notification.notices[1].message_id,
+            token_id="0" * 32,
+            ip="203.0.113.7",
+            user_agent="recorder",
+        )
+        await handle.execute_update(IncidentWorkflow.client_acknowledged, ack, id="client-ack-0")
+        other = ack.model_copy(update={"contact": "sec@client.example", "token_id": "1" * 32})
+        await handle.execute_update(IncidentWorkflow.client_acknowledged, other)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana", note="recalled"))
+        await handle.result()
+    return handle
+
+
+async def client_ack_chased(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Nobody at the client answers: reminder, alternates, then the account manager."""
+    outside = Outside(policy=NOTICE_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        handle = await _start(env.client, outside, worker.task_queue, _clocks_report(now))
+        await _client_notified(handle)
+        await env.sleep(timedelta(hours=13))
+        await handle.terminate("recorded")
+    return handle
+
+
 PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
     "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
     "incident_jira_down_then_paged": ("java", jira_down_then_paged),
@@ -207,6 +272,8 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
         "dev",
         clocks_breached_done_and_facts_moved,
     ),
+    "incident_client_notified_and_acknowledged": ("dev", client_notified_and_acknowledged),
+    "incident_client_ack_chased": ("java", client_ack_chased),
 }
 
 

@@ -143,6 +143,11 @@ def test_an_agent_runs_an_incident_from_jira(stack: Stack, settings: Settings, a
     ack = next(e for e in view["timeline"] if e["event"] == "acknowledged")
     assert ack["by"] == "Sandbox Agent" and "in Jira" in ack["detail"]
 
+    # The client notice runs beside the lifecycle; once it is out the timeline stands still.
+    view = wait_for(
+        lambda: incident(settings, key),
+        lambda v: any(e["event"] == "obligation_stage_done" for e in v["timeline"]),
+    )
     # The same delivery again, to this instance and to a second one that never saw it.
     moved = next(
         d

@@ -30,6 +30,9 @@ def stack_settings(state_dir: Path, **overrides: Any) -> Settings:
         "intake_port": free_port(),
         "jira_sandbox_port": free_port(),
         "pager_sandbox_port": free_port(),
+        "opsgenie_sandbox_port": free_port(),
+        "smtp_sandbox_port": free_port(),
+        "smtp_sandbox_http_port": free_port(),
         "worker_shutdown_grace": 2.0,
     }
     values.update(overrides)

@@ -18,10 +18,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.jira import CommentRequest, TicketRequest, TransitionRequest
+from activities.notify import NoticeRequest
 from activities.obligations import ObligationRequest, assess
 from activities.paging import PageRequest
+from incidents.notification import SentNotice
 from incidents.obligations import ObligationReport
 from incidents.policy import ClientPolicy
+from integrations.smtp import message_id_for
 from workflows.incident import IncidentWorkflow
 
 
@@ -31,6 +34,7 @@ class Outside:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     jira_down: bool = False
+    mail_down: bool = False
     policy: ClientPolicy | None = None
     # Keys whose trigger_page waits for `release` first: an acknowledgement can then arrive
     # while that page is in flight.
@@ -88,7 +92,23 @@ class Outside:
         async def resolve_page(dedup_key: str) -> None:
             self.calls.append(("resolve_page", dedup_key))
 
+        @activity.defn(name="send_client_notice")
+        async def send_client_notice(request: NoticeRequest) -> SentNotice:
+            self.calls.append(("send_client_notice", request))
+            if self.mail_down:
+                raise ApplicationError("SMTP 554", type="MailError", non_retryable=True)
+            to = request.recipient.email
+            return SentNotice(
+                kind=request.content.kind,
+                to=to,
+                name=request.recipient.name,
+                language=request.recipient.language,
+                message_id=message_id_for(request.workflow_id, request.purpose, to, "t@test"),
+                sent_at=activity.info().current_attempt_scheduled_time,
+            )
+
         return [
+            send_client_notice,
             load_client_policy,
             assess_obligations,
             create_jira_ticket,
