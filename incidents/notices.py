@@ -8,6 +8,8 @@ gets the full report.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from incidents.clocks import ObligationClock, StageClock
 from incidents.escalation import Step
 from incidents.lifecycle import IncidentView
@@ -86,23 +88,76 @@ def breach_details(
     }
 
 
-def static_summary(incident_id: str, severity: str, category: str, client: str) -> str:
-    """The one line that names an incident in the Temporal UI's list."""
-    return f"{incident_id} · {severity} · {category.replace('_', ' ')} · {client}"
+def static_summary(
+    incident_id: str, severity: str, category: str, client: str, jira_key: str | None = None
+) -> str:
+    """The one line that names an incident in the Temporal UI's list.
+
+    Temporal fixes it when the workflow starts, so only an incident born in Jira can lead with
+    its key; one filed through the API leads with its own id and shows the key in the current
+    details once the ticket exists.
+    """
+    name = jira_key or incident_id
+    return f"{name} · {severity} · {category.replace('_', ' ')} · {client}"
 
 
 def current_details(view: IncidentView) -> str:
-    """A short Markdown table for the Temporal UI's workflow page."""
+    """A short Markdown table for the Temporal UI's workflow page: what a person on shift needs
+    to decide their next step, refreshed whenever the incident changes."""
     rows = [
-        ("State", view.state),
-        ("Severity", view.severity),
+        ("State", str(view.state)),
+        ("Severity", str(view.severity)),
         ("Jira", view.jira_key or "not yet created"),
-        ("Page", view.page_dedup_key or "not sent"),
-        ("Pages", ", ".join(page.dedup_key for page in view.pages) or "none"),
-        ("Acknowledged by", view.acknowledged_by or "nobody yet"),
+        ("Owner", view.acknowledged_by or "nobody yet"),
+        ("Next deadline", _next_deadline(view)),
+        ("Open pages", _open_pages(view)),
+        ("Client acknowledgement", _client_ack(view)),
     ]
-    lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    lines = ["| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
     return "\n".join(lines)
+
+
+def _cell(value: str) -> str:
+    # A pipe in a value would split the Markdown row.
+    return value.replace("|", "/")
+
+
+def _minute(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _next_deadline(view: IncidentView) -> str:
+    breached = " (a deadline is breached)" if view.deadline_breached else ""
+    if view.next_deadline is None:
+        return f"none{breached}"
+    return f"{_minute(view.next_deadline)}{breached}"
+
+
+def _open_pages(view: IncidentView) -> str:
+    if view.pages:
+        open_pages = [p for p in view.pages if p.status != "resolved"]
+    elif view.page_dedup_key and view.resolved_by is None:
+        # Runs from before the escalation chain kept only the one key.
+        return f"1: {view.page_dedup_key}"
+    else:
+        open_pages = []
+    if not open_pages:
+        return "none"
+    keys = ", ".join(f"{p.dedup_key} ({p.status})" for p in open_pages)
+    return f"{len(open_pages)}: {keys}"
+
+
+def _client_ack(view: IncidentView) -> str:
+    sent = view.client_notification
+    if sent is None:
+        return "not notified"
+    if sent.acknowledgement is not None:
+        ack = sent.acknowledgement
+        return f"by {ack.contact} at {_minute(ack.at)}" if ack.at else f"by {ack.contact}"
+    if not sent.notices:
+        return "notice not sent"
+    first = min(n.sent_at for n in sent.notices)
+    return f"awaited since {_minute(first)} ({len(sent.notices)} notice(s) sent)"
 
 
 def jira_description(report: IncidentReport, incident_id: str, received: str) -> str:

@@ -277,7 +277,7 @@ class Intake:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(attributes),
                 static_summary=notices.static_summary(
-                    start.incident_id, severity, category, report.client
+                    start.incident_id, severity, category, report.client, start.jira_key
                 ),
             )
         except WorkflowAlreadyStartedError:

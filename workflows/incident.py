@@ -454,6 +454,7 @@ class IncidentWorkflow:
                 else f"Acknowledge page {page.dedup_key}",
             )
             page.status = "acknowledged"
+        self._show_details()
         via = self._view.acknowledged_via
         suffix = f" via {via}" if via and via != "api" else ""
         await self._comment(f"Acknowledged by {self._view.acknowledged_by}{suffix}.")
@@ -470,6 +471,7 @@ class IncidentWorkflow:
                 else f"Resolve page {page.dedup_key}",
             )
             page.status = "resolved"
+            self._show_details()
         self._move_to(IncidentState.RESOLVED)
         await self._comment(f"Resolved by {self._view.resolved_by}.")
         if self._view.jira_key:
@@ -637,7 +639,7 @@ class IncidentWorkflow:
     ) -> list[SentNotice]:
         content = self._notice_content(policy, kind)
         sent: list[SentNotice] = []
-        for recipient in recipients:
+        for number, recipient in enumerate(recipients, start=1):
             language = notification.template_language(recipient.language)
             if language != recipient.language.split("-")[0].lower():
                 self._record(
@@ -657,7 +659,8 @@ class IncidentWorkflow:
                     start_to_close_timeout=EFFECT_TIMEOUT,
                     schedule_to_close_timeout=NOTICE_DEADLINE,
                     retry_policy=EFFECT_RETRY,
-                    summary=f"Email the client's {kind} to {recipient.email}",
+                    # Summaries are not encrypted by every codec set-up: no address here.
+                    summary=f"Email the client's {kind} to contact {number} of {len(recipients)}",
                 )
             except ActivityError as err:
                 self._record(
@@ -903,6 +906,10 @@ class IncidentWorkflow:
         if changed:
             workflow.upsert_search_attributes(changed)
             self._published.update(values)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        # Metadata, not a command: refreshing it never changes what replay expects.
         workflow.set_current_details(notices.current_details(self._view))
 
 
