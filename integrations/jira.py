@@ -25,19 +25,19 @@ No Temporal imports here; the activities wrap this.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import jira
 import pydantic
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from integrations.http_retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +120,7 @@ def _clean_label(label: str) -> str:
 def _retry_after_seconds(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -11,10 +11,9 @@ only when sending, and scrubbed from anything we raise or log.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 import httpx
@@ -27,6 +26,8 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+
+from integrations.http_retry import Transient, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -121,34 +122,6 @@ class PagerRequestError(Exception):
         self.status = status
         self.message = message
         self.retryable = retryable
-
-
-class _Transient(Exception):
-    """Internal signal to tenacity; never escapes the client."""
-
-    def __init__(self, status: int | None, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After may be delta-seconds or an HTTP-date (RFC 9110); both are honoured."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -281,15 +254,15 @@ class PagerDutyClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             reraise=True,
         )
-        failure: _Transient | None = None
+        failure: Transient | None = None
         try:
             async for attempt in retrying:
                 with attempt:
                     return await self._post_once(url, body, action, dedup_key)
-        except _Transient as exc:
+        except Transient as exc:
             failure = exc
         # Raised outside the handler so nothing from the attempts is chained onto it.
         if failure is None:  # pragma: no cover - tenacity either returns or reraises
@@ -309,7 +282,7 @@ class PagerDutyClient:
         if response is None:
             # Raised outside the handler: httpx exceptions hold the request, which holds the key,
             # so they must not ride along as __context__ into logs or Temporal failures.
-            raise _Transient(None, network_failure, None)
+            raise Transient(None, network_failure, None)
         status = response.status_code
         if 200 <= status < 300:
             logger.info("PagerDuty %s %s accepted (%s)", action, dedup_key, status)
@@ -320,15 +293,15 @@ class PagerDutyClient:
         message = self._scrub(_error_message(response))
         logger.warning("PagerDuty %s %s refused (%s): %s", action, dedup_key, status, message)
         if status in _TRANSIENT_STATUSES:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-            raise _Transient(status, message, retry_after)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise Transient(status, message, retry_after)
         raise PagerRequestError(status, message, retryable=False)
 
     def _wait(self, state: RetryCallState) -> float:
         """Honour Retry-After when PagerDuty sends one, but never wait past a few seconds."""
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
+        if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self._max_retry_after)
         return self._backoff(state)
 

@@ -29,7 +29,8 @@ from tenacity import (
 )
 
 from incidents.pager_routes import PagerKind, PagerRoute
-from integrations.pagerduty import PagerDutyClient, PagerRequestError, _parse_retry_after
+from integrations.http_retry import Transient, parse_retry_after
+from integrations.pagerduty import PagerDutyClient, PagerRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +76,6 @@ class PagingError(PagerRequestError):
         self.retryable = retryable
 
 
-class _Transient(Exception):
-    def __init__(self, status: int | None, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-
-
 def error_message(response: httpx.Response) -> str:
     try:
         data = response.json()
@@ -114,7 +107,7 @@ async def post_with_retries(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
+        if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, max_retry_after)
         return backoff(state)
 
@@ -127,28 +120,28 @@ async def post_with_retries(
             response = None
         if response is None:
             logger.warning("%s %s: %s", service, what, failure)
-            raise _Transient(None, failure, None)
+            raise Transient(None, failure, None)
         if accept(response):
             logger.info("%s %s accepted (%s)", service, what, response.status_code)
             return response
         message = scrub(error_message(response))
         logger.warning("%s %s refused (%s): %s", service, what, response.status_code, message)
         if response.status_code in TRANSIENT_STATUSES:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-            raise _Transient(response.status_code, message, retry_after)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise Transient(response.status_code, message, retry_after)
         raise PagingError(service, response.status_code, message, retryable=False)
 
-    outcome: _Transient | None = None
+    outcome: Transient | None = None
     try:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             reraise=True,
         ):
             with attempt:
                 return await once()
-    except _Transient as exc:
+    except Transient as exc:
         outcome = exc
     if outcome is None:  # pragma: no cover - tenacity either returns or reraises
         raise RuntimeError(f"{service} retry loop ended without an outcome")
