@@ -12,7 +12,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from incident_desk import domain_cli, metrics_cli, reports_cli, temporal_cli, tokens_cli
+from incident_desk import (
+    domain_cli,
+    metrics_cli,
+    reports_cli,
+    sop_cli,
+    temporal_cli,
+    tokens_cli,
+)
 from incident_desk.config import ConfigError, load_settings
 from incident_desk.connection import encryption_notice, with_metrics_address
 from incident_desk.settings import Settings
@@ -242,6 +249,7 @@ tokens_cli.register(app)
 reports_cli.register(app)
 temporal_cli.register(app)
 metrics_cli.register(app)
+sop_cli.register(app)
 
 if __name__ == "__main__":
     app()

@@ -28,6 +28,7 @@ from incidents.facts import DataCategory, Role, Sector, Trigger
 from incidents.jurisdictions import Country, Jurisdiction
 from incidents.pager_routes import PagerRouting
 from incidents.report import Severity
+from incidents.sop import SopOverride
 from incidents.taxonomy import IncidentType
 
 
@@ -223,6 +224,10 @@ class ClientPolicy(BaseModel):
     )
     severity_floors: tuple[SeverityFloor, ...] = ()
     card_acquirer: CardAcquirer | None = None
+    sop_overrides: dict[IncidentType, SopOverride] = Field(
+        default_factory=dict,
+        description="The client's additions to the BPO's SOP checklists (policies/sops), per type",
+    )
 
     @field_validator("escalation")
     @classmethod
