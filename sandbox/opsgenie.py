@@ -24,11 +24,10 @@ import hmac
 import json
 import os
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +38,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+
+from sandbox.sqlite_store import SqliteStore
 
 DEFAULT_API_KEY = "sandbox-genie-key"
 TOKEN_HEADER = "X-Incident-Desk-Token"
@@ -103,31 +104,11 @@ class Callback(BaseModel):
     token: str = Field(min_length=1)
 
 
-class OpsgenieStore:
+class OpsgenieStore(SqliteStore):
     """Alerts, every request with its outcome, and staged faults, in one SQLite file."""
 
     def __init__(self, db_path: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(db_path, _SCHEMA)
 
     def take_fault(self) -> int | None:
         with self._transaction() as db:

@@ -32,10 +32,9 @@ import json
 import os
 import re
 import sqlite3
-import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +45,8 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+
+from sandbox.sqlite_store import SqliteStore
 
 ENQUEUE_PATH = "/v2/enqueue"
 CHANGE_ENQUEUE_PATH = "/v2/change/enqueue"
@@ -121,35 +122,11 @@ class InvalidEvent(ValueError):
         self.errors = errors
 
 
-class PagerDutyStore:
-    """SQLite-backed record of events, alert state and staged faults.
-
-    One connection guarded by a lock: the sandbox handles a trickle of requests, and a single
-    writer keeps the event log and the alert table consistent without retry-on-busy logic.
-    """
+class PagerDutyStore(SqliteStore):
+    """Events, alert state and staged faults of the PagerDuty stand-in."""
 
     def __init__(self, db_path: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(db_path, _SCHEMA)
 
     def take_fault(self) -> Fault | None:
         with self._transaction() as db:
