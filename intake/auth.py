@@ -85,16 +85,13 @@ class ApiGuard:
             return
         scope[PRINCIPAL] = principal
         status = 500
+        recorded = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             self.audit.record(
                 token=principal.name,
                 method=scope["method"],
@@ -104,6 +101,21 @@ class ApiGuard:
                 remote=remote,
                 outcome=scope.get(AUDIT_OUTCOME),
             )
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Written before the caller can hold the whole answer, so whoever saw the
+                # response can also find its audit line.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            record()
 
 
 def _bearer_token(scope: Scope) -> str:
