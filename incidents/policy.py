@@ -12,13 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -30,6 +28,7 @@ from incidents.pager_routes import PagerRouting
 from incidents.report import Severity
 from incidents.sop import SopOverride
 from incidents.taxonomy import IncidentType
+from incidents.yaml_files import load_model
 
 
 class PolicyError(ValueError):
@@ -252,24 +251,8 @@ class ClientPolicy(BaseModel):
         return self.status_updates.get(severity)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
 def load_policy(path: Path) -> ClientPolicy:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: expected a mapping at the top level")
-    try:
-        policy = ClientPolicy.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise PolicyError(f"{path}: {problems}") from exc
+    policy = load_model(path, ClientPolicy, PolicyError)
     if policy.id != path.stem:
         raise PolicyError(f"{path}: id: '{policy.id}' must match the file name '{path.stem}'")
     if policy.contract is not None and policy.contract.calendar is not None:

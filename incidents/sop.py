@@ -21,10 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incidents.taxonomy import IncidentType
+from incidents.yaml_files import load_model
 
 if TYPE_CHECKING:  # policy.py imports this module for its `sop_overrides` field
     from incidents.policy import ClientPolicy
@@ -190,27 +190,8 @@ class ResolvedChecklist(_Model):
         return tuple(i.id for i in self.items if i.required)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc if part != "[key]") or "(top level)"
-
-
 def load_sop(path: Path) -> Sop:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SopError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise SopError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SopError(f"{path}: expected a mapping at the top level")
-    try:
-        sop = Sop.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise SopError(f"{path}: {problems}") from exc
+    sop = load_model(path, Sop, SopError)
     if sop.incident_type.value != path.stem:
         raise SopError(
             f"{path}: incident_type: '{sop.incident_type.value}' must match the file name "
