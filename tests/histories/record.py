@@ -31,8 +31,9 @@ from incidents.report import IncidentReport, Severity, StartIncident
 from integrations.temporal import venv_binary
 from tests.conftest import register_search_attributes
 from tests.workflows.doubles import Outside, new_worker
-from workflows.incident import TICKET_DEADLINE, IncidentWorkflow
+from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute
+from workflows.options import TICKET_DEADLINE
 
 HERE = Path(__file__).parent
 

@@ -14,8 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.report import IncidentReport, StartIncident
 from tests.workflows.doubles import Outside, new_worker
-from workflows.incident import TICKET_DEADLINE, IncidentWorkflow
+from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
+from workflows.options import TICKET_DEADLINE
 
 REPORT = IncidentReport.model_validate(
     {

@@ -1,0 +1,35 @@
+"""How the incident workflow calls the outside world, and the ids of its versioned changes.
+
+Written once here so every concern (escalation, clocks, client notice, new stages) retries and
+times out the same way, and so a patch id is never spelled twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Effects on outside systems retry with back-off for a bounded time; a permanent 4xx is marked
+# non-retryable by the activity and fails fast.
+EFFECT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+EFFECT_TIMEOUT = timedelta(seconds=30)
+# A Jira outage must not hold back the page for longer than this.
+TICKET_DEADLINE = timedelta(minutes=10)
+# A notice that cannot be sent within this long is reported to people rather than retried on.
+NOTICE_DEADLINE = timedelta(hours=1)
+DONE_STATUS = "Done"
+
+# Patch ids are recorded in running histories: never rename one (CONTRIBUTING.md).
+# Old runs page once and wait; runs started after this change walk the client's chain.
+ESCALATION_CHAIN_PATCH = "escalation-chain"
+# Runs started after this change assess their reporting obligations once on-call is paged and
+# keep one durable timer per due stage.
+REPORTING_CLOCKS_PATCH = "reporting-clocks"
+# Runs started after this change email the client's security contacts once the clocks are armed
+# and chase their acknowledgement.
+CLIENT_NOTIFICATION_PATCH = "client-notification"
