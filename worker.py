@@ -15,72 +15,116 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.checklists import ChecklistActivities
+from activities.digest import DigestActivities
+from activities.health import HealthReporter, IntegrationHealthInterceptor
 from activities.jira import JiraActivities
+from activities.jira_writeback import JiraWriteBackActivities
+from activities.keepalive import KeepAliveInterceptor
 from activities.notify import NotifyActivities
 from activities.obligations import ObligationActivities
+from activities.operations import OperationsActivities
 from activities.paging import Links, PagingActivities, PolicyRouting, temporal_client_lookup
 from activities.policies import PolicyActivities
+from activities.policy_files import PolicyFiles
 from incident_desk.config import ConfigError, load_settings
 from incident_desk.connection import connect_configured, encryption_notice, temporal_notice
+from incident_desk.digest_schedules import ensure_digest_schedules
 from incident_desk.health import WorkerHealth, serve_health
+from incident_desk.jira_sites import configured_sites, policy_site_problems
 from incident_desk.settings import Settings
-from integrations.jira import JiraConfig, JiraGateway
 from integrations.pagerduty import PagerDutyClient
 from integrations.pagers import build_pagers
 from integrations.smtp import Mailer, smtp_config
 from integrations.telemetry import configure_tracing, metrics_runtime
+from workflows.digest import DigestWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.integration_health import HealthConfig, IntegrationHealthWorkflow
 from workflows.metrics import IncidentMetricsInterceptor
 
 log = logging.getLogger("incident_desk.worker")
 
 
-def build_worker(client: Client, settings: Settings) -> Worker:
-    jira = JiraGateway(
-        JiraConfig(
-            url=settings.jira_base_url,
-            user=settings.jira_user,
-            token=settings.jira_token,
-            project=settings.jira_project,
-            issue_type=settings.jira_issue_type,
-        )
+def health_config(settings: Settings, integration: str) -> HealthConfig:
+    """What an integration's health workflow starts with (docs/reliability.md, "Outages")."""
+    return HealthConfig(
+        integration=integration,  # type: ignore[arg-type]
+        ops_target=settings.ops_target,
+        ops_email=settings.ops_email,
+        failures=settings.degraded_after_failures,
+        after=timedelta(seconds=settings.degraded_after_seconds),
     )
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    policies = PolicyFiles(settings.policies_dir)
+    client_of = temporal_client_lookup(client)
     pager = PagerDutyClient(settings.pagerduty_enqueue_url, settings.pagerduty_routing_key)
     links = Links(
         jira_url=settings.jira_base_url,
         temporal_ui_url=settings.temporal_ui,
         namespace=settings.temporal_namespace,
     )
-    jira_activities = JiraActivities(jira)
+    jira_activities = JiraActivities(configured_sites(settings), policies, client_of)
     paging_activities = PagingActivities(
         pager,
         links,
         pagers=build_pagers(settings, pager),
         routing=PolicyRouting(settings.policies_dir),
-        client_of=temporal_client_lookup(client),
+        client_of=client_of,
     )
     policy_activities = PolicyActivities(settings.policies_dir)
+    mailer = Mailer(smtp_config(settings))
     notify_activities = NotifyActivities(
-        Mailer(smtp_config(settings)), settings.ack_secret, settings.intake_base_url
+        mailer,
+        settings.ack_secret,
+        settings.intake_base_url,
+        policies=policies,
+        client_of=client_of,
     )
+    health = HealthReporter(client, settings.task_queue, lambda name: health_config(settings, name))
+    digest_activities = DigestActivities(client, policies, mailer, ops_email=settings.ops_email)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow],
+        workflows=[IncidentWorkflow, IntegrationHealthWorkflow, DigestWorkflow],
         activities=[
             policy_activities.load_client_policy,
+            ChecklistActivities(settings.policies_dir).load_sop_checklist,
             ObligationActivities().assess_obligations,
             jira_activities.create_jira_ticket,
             jira_activities.comment_jira_ticket,
             jira_activities.transition_jira_ticket,
+            JiraWriteBackActivities(
+                jira_activities, settings.jira_fields.next_deadline
+            ).sync_jira_ticket,
             paging_activities.trigger_page,
             paging_activities.acknowledge_page,
             paging_activities.resolve_page,
             notify_activities.send_client_notice,
+            OperationsActivities(mailer).email_operations,
+            digest_activities.gather_client_digest,
+            digest_activities.email_client_digest,
         ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
-        interceptors=[IncidentMetricsInterceptor()],
+        interceptors=[
+            IncidentMetricsInterceptor(),
+            IntegrationHealthInterceptor(health),
+            KeepAliveInterceptor(),
+        ],
     )
+
+
+async def _ensure_digest_schedules(client: Client, settings: Settings) -> None:
+    """Create each client's weekly digest schedule if missing (never changes an existing one).
+    A failure is logged, not fatal: incidents matter more than the digest."""
+    try:
+        done = await ensure_digest_schedules(client, settings.policies_dir, settings.task_queue)
+    except Exception as exc:  # RPC refused (permissions on a cluster), unreadable policy
+        log.warning("weekly digest schedules not ensured: %s", exc)
+        return
+    created = sorted(sid for sid, outcome in done.items() if outcome == "created")
+    log.info("weekly digest schedules: %d in place, created %s", len(done), created or "none")
 
 
 async def run_worker(settings: Settings) -> None:
@@ -105,6 +149,7 @@ async def run_worker(settings: Settings) -> None:
         async with worker:
             health.worker = worker
             log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
+            await _ensure_digest_schedules(client, settings)
             await stop.wait()
             health.draining = True
             log.info(
@@ -120,6 +165,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
+        problems = policy_site_problems(settings.policies_dir, configured_sites(settings))
+        if problems:
+            raise ConfigError("\n".join(problems))
     except ConfigError as exc:
         raise SystemExit(f"configuration error:\n{exc}") from None
     asyncio.run(run_worker(settings))

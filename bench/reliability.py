@@ -1,6 +1,6 @@
 """Regenerate the figures in docs/reliability.md from a fresh run of the fault and fuzz tests.
 
-    .venv/bin/python -m bench.reliability [--examples 30] [--incidents 24]
+    .venv/bin/python -m bench.reliability [--examples 30] [--incidents 50]
 
 The tests are the measurement: each writes what it did (requests sent, kills, incidents, times)
 to .state/reliability/*.json as it passes, and this command runs them, then rewrites the block
@@ -42,6 +42,7 @@ def _load(name: str) -> dict[str, Any]:
 def render() -> str:
     fuzz, jira = _load("fuzz"), _load("faults_jira")
     kill, temporal = _load("faults_worker_kill"), _load("faults_temporal_restart")
+    outages = {name: _load(f"outage_{name}") for name in ("jira", "pager", "smtp")}
     machine = next((f["machine"] for f in (fuzz, jira, kill, temporal) if f), "?")
     when = next((f["recorded_at"] for f in (fuzz, jira, kill, temporal) if f), "?")
     lines = [
@@ -56,13 +57,26 @@ def render() -> str:
         f"({jira.get('faults', '-')}); all paged after {jira.get('seconds_to_all_paged', '-')} s; "
         "one issue and one alert each |",
         f"| worker SIGKILL | {kill.get('sigkills', '-')} kills, {kill.get('incidents', '-')} "
-        f"incidents in flight; all ESCALATED after {kill.get('seconds_to_all_escalated', '-')} s, "
-        f"acknowledged and resolved by {kill.get('seconds_total', '-')} s; "
-        f"{kill.get('trigger_events', '-')} trigger events; one issue and one alert each |",
+        f"incidents in flight (activity timeout {kill.get('activity_timeout_s', '-')} s); every "
+        f"level-1 timer ({kill.get('timer_set_s', '-')} s) fired and level 2 paged after "
+        f"{kill.get('seconds_to_all_escalated', '-')} s (latest timer entry "
+        f"{kill.get('timer_fired_after_s_max', '-')} s after its page); acknowledged and "
+        f"resolved by {kill.get('seconds_total', '-')} s; {kill.get('trigger_events', '-')} "
+        "trigger events; one issue and one alert per level each |",
         f"| Temporal dev server restart (same SQLite file) | {temporal.get('incidents', '-')} "
         f"incidents filed just before; restart took {temporal.get('restart_seconds', '-')} s; "
         f"all ESCALATED {temporal.get('seconds_to_all_escalated', '-')} s after it; "
         "one issue and one alert each |",
+        *(
+            f"| {label} outage | {o.get('incidents', '-')} incidents, outage "
+            f"{o.get('outage_seconds', '-')} s, {o.get('failed_calls', '-')} failed calls "
+            f"reported; one degraded and one recovered alert ({how}) |"
+            for label, o, how in (
+                ("Jira 503", outages["jira"], "page + email"),
+                ("PagerDuty 503", outages["pager"], "email"),
+                ("SMTP 451", outages["smtp"], "page"),
+            )
+        ),
         "",
         "Requests per fuzz target:",
         "",
@@ -82,7 +96,7 @@ def write_doc(block: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=30, help="hypothesis examples/property")
-    parser.add_argument("--incidents", type=int, default=24, help="incidents in the kill test")
+    parser.add_argument("--incidents", type=int, default=50, help="incidents in the kill test")
     parser.add_argument("--no-run", action="store_true", help="only re-render the last figures")
     args = parser.parse_args()
     code = 0 if args.no_run else run_tests(args.examples, args.incidents)

@@ -18,3 +18,4 @@ temporal operator search-attribute create --namespace "$NAMESPACE" --name JiraKe
 temporal operator search-attribute create --namespace "$NAMESPACE" --name Regimes --type KeywordList
 temporal operator search-attribute create --namespace "$NAMESPACE" --name NextDeadline --type Datetime
 temporal operator search-attribute create --namespace "$NAMESPACE" --name DeadlineBreached --type Bool
+temporal operator search-attribute create --namespace "$NAMESPACE" --name ReportKeys --type KeywordList

@@ -13,12 +13,17 @@ import httpx
 import typer
 
 from incident_desk import (
+    assess_cli,
+    checklist_cli,
+    digest_cli,
     domain_cli,
+    lifecycle_cli,
     metrics_cli,
     reports_cli,
     sop_cli,
     temporal_cli,
     tokens_cli,
+    update_cli,
 )
 from incident_desk.config import ConfigError, load_settings
 from incident_desk.connection import encryption_notice, with_metrics_address
@@ -121,6 +126,9 @@ def report(
     external_ref: Annotated[
         str | None, typer.Option(help="Your own id; makes filing idempotent")
     ] = None,
+    validated_by: Annotated[
+        str | None, typer.Option(help="You validated it on the call: page at once, no triage")
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the Jira key")] = 15.0,
     token: TokenOption = None,
@@ -139,6 +147,7 @@ def report(
         "category": category,
         "severity": severity,
         "external_ref": external_ref,
+        "validation": {"by": validated_by} if validated_by else None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     base = _api(settings, url)
@@ -246,10 +255,15 @@ def serve() -> None:
 
 domain_cli.register(app)
 tokens_cli.register(app)
+lifecycle_cli.register(app)
+update_cli.register(app)
 reports_cli.register(app)
 temporal_cli.register(app)
 metrics_cli.register(app)
 sop_cli.register(app)
+digest_cli.register(app)
+assess_cli.register(app)
+checklist_cli.register(app)
 
 if __name__ == "__main__":
     app()

@@ -188,7 +188,11 @@ def temporal_connection_problems(settings: Settings) -> list[str]:
 
 def check(settings: Settings) -> None:
     """Run by Settings' own validator, so every process fails at start-up the same way."""
+    from incident_desk.jira_sites import site_problems
+    from incident_desk.oidc_settings import oidc_problems
+
     problems = resolve_secret_files(settings) + temporal_connection_problems(settings)
+    problems += site_problems(settings) + oidc_problems(settings)
     if problems:
         raise ConfigError("; ".join(problems))
 

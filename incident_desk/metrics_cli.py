@@ -122,8 +122,10 @@ def _rows(m: Metrics) -> list[tuple[str, list[tuple[str, str]]]]:
                 ("Period", f"since {m.since:%Y-%m-%d %H:%M} UTC ({scope})"),
                 ("Incidents", str(m.incidents)),
                 ("False alarms", f"{m.false_alarms} ({_pct(m.false_alarm_pct)})"),
+                ("Time to triage", timing(m.time_to_triage)),
                 ("Time to page", timing(m.time_to_page)),
                 ("Time to acknowledge (MTTA)", timing(m.time_to_ack)),
+                ("Time to contain", timing(m.time_to_contain)),
                 ("Time to resolve (MTTR)", timing(m.time_to_resolve)),
                 ("Client notification SLA", stages(m.client_notification)),
                 ("Regulatory stages", stages(m.regulatory)),
@@ -143,6 +145,17 @@ def _rows(m: Metrics) -> list[tuple[str, list[tuple[str, str]]]]:
                     + (f"done {b.done_at:%Y-%m-%d %H:%M} UTC" if b.done_at else "not done"),
                 )
                 for b in m.breaches
+            ],
+        ),
+        (
+            "SOP checklists (per type)",
+            [
+                (
+                    name,
+                    f"{c.completed} of {c.posted} complete, {_pct(c.completion_pct)} of required "
+                    f"items done; time to complete {timing(c.time_to_complete)}",  # type: ignore[arg-type]
+                )
+                for name, c in m.checklists.items()
             ],
         ),
     ]

@@ -14,6 +14,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from incident_desk import config as production_config
+from incident_desk.jira_sites import JiraSiteSettings
+from integrations.jira_fields import JiraFieldNames
 from workflows.names import TASK_QUEUE
 
 
@@ -70,6 +72,12 @@ class Settings(BaseSettings):
     jira_user: str = Field("sandbox", validation_alias=_env("JIRA_USER"))
     jira_token: SecretStr = Field(SecretStr("sandbox"), validation_alias=_env("JIRA_TOKEN"))
     jira_token_file: Path | None = Field(None, validation_alias=_env("JIRA_TOKEN_FILE"))
+    # Cloud: JIRA_USER (email) + JIRA_TOKEN (API token); datacenter: JIRA_TOKEN is a personal
+    # access token sent as Bearer. More sites for more clients: JIRA_SITES (docs/multi-client.md).
+    jira_auth: Literal["cloud", "datacenter"] = Field("cloud", validation_alias=_env("JIRA_AUTH"))
+    jira_sites: dict[str, JiraSiteSettings] = Field(
+        default_factory=dict, validation_alias=_env("JIRA_SITES")
+    )
     jira_project: str = Field("SEC", validation_alias=_env("JIRA_PROJECT"))
     jira_issue_type: str = Field("Incident", validation_alias=_env("JIRA_ISSUE_TYPE"))
     jira_done_status: str = Field("Done", validation_alias=_env("JIRA_DONE_STATUS"))
@@ -93,7 +101,26 @@ class Settings(BaseSettings):
         "client-", min_length=1, validation_alias=_env("JIRA_CLIENT_LABEL_PREFIX")
     )
     jira_ack_statuses: str = Field("In Progress", validation_alias=_env("JIRA_ACK_STATUSES"))
-    jira_resolve_statuses: str = Field("Done", validation_alias=_env("JIRA_RESOLVE_STATUSES"))
+    jira_resolve_statuses: str = Field("Resolved", validation_alias=_env("JIRA_RESOLVE_STATUSES"))
+    # The rest of the lifecycle (docs/jira.md, "Status mapping").
+    jira_validate_statuses: str = Field(
+        "Validated", validation_alias=_env("JIRA_VALIDATE_STATUSES")
+    )
+    jira_false_alarm_statuses: str = Field(
+        "False Alarm", validation_alias=_env("JIRA_FALSE_ALARM_STATUSES")
+    )
+    jira_contain_statuses: str = Field("Contained", validation_alias=_env("JIRA_CONTAIN_STATUSES"))
+    jira_close_statuses: str = Field("Done, Closed", validation_alias=_env("JIRA_CLOSE_STATUSES"))
+    # Field edits, comments and duplicate reports from Jira (docs/jira.md).
+    jira_fields: JiraFieldNames = Field(
+        default_factory=JiraFieldNames, validation_alias=_env("JIRA_FIELDS")
+    )
+    jira_update_marker: str = Field(
+        "[update]", min_length=1, validation_alias=_env("JIRA_UPDATE_MARKER")
+    )
+    duplicate_window_hours: float = Field(
+        72.0, ge=0, validation_alias=_env("DUPLICATE_WINDOW_HOURS")
+    )
 
     pagerduty_events_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_EVENTS_URL"))
     pagerduty_routing_key: SecretStr = Field(
@@ -150,6 +177,29 @@ class Settings(BaseSettings):
     smtp_sandbox_http_port: int = Field(8026, validation_alias=_env("SMTP_SANDBOX_HTTP_PORT"))
     ack_secret: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_ACK_SECRET"))
 
+    # Integration outages (workflows/integration_health.py): whom to tell, and what is an outage.
+    ops_target: str = Field(
+        "bpo-operations-manager",
+        min_length=1,
+        validation_alias=_env("INCIDENT_DESK_OPS_TARGET"),
+        description="Pager target told once when Jira or SMTP stays down (not for the pager)",
+    )
+    ops_email: str | None = Field(
+        None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        validation_alias=_env("INCIDENT_DESK_OPS_EMAIL"),
+        description="Operations address told once per outage (not for SMTP outages)",
+    )
+    degraded_after_failures: int = Field(
+        3, ge=1, validation_alias=_env("INCIDENT_DESK_DEGRADED_AFTER_FAILURES")
+    )
+    degraded_after_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("INCIDENT_DESK_DEGRADED_AFTER_SECONDS"),
+        description="An integration failing this long with no success is degraded",
+    )
+
     # Observability and encryption (README, "Configuration"; docs/operations.md).
     codec_keys: SecretStr | None = Field(None, validation_alias=_env("INCIDENT_DESK_CODEC_KEYS"))
     codec_keys_file: Path | None = Field(
@@ -167,6 +217,32 @@ class Settings(BaseSettings):
     # API authentication (docs/security.md): token hashes, and the audit trail of API calls.
     token_store: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_TOKEN_STORE"))
     audit_log: Path | None = Field(None, validation_alias=_env("INCIDENT_DESK_AUDIT_LOG"))
+    # Optional OIDC sign-in from the BPO's identity provider (intake/oidc.py).
+    oidc_issuer: str | None = Field(None, validation_alias=_env("OIDC_ISSUER"))
+    oidc_audience: str | None = Field(None, validation_alias=_env("OIDC_AUDIENCE"))
+    oidc_jwks_url: str | None = Field(None, validation_alias=_env("OIDC_JWKS_URL"))
+    oidc_role_claim: str = Field("incident_desk_role", validation_alias=_env("OIDC_ROLE_CLAIM"))
+    oidc_clients_claim: str = Field(
+        "incident_desk_clients", validation_alias=_env("OIDC_CLIENTS_CLAIM")
+    )
+    oidc_name_claim: str = Field("sub", validation_alias=_env("OIDC_NAME_CLAIM"))
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict, validation_alias=_env("OIDC_ROLE_MAP")
+    )
+    oidc_algorithms: str = Field("RS256,ES256", validation_alias=_env("OIDC_ALGORITHMS"))
+    # Abuse limits (intake/rate_limits.py): requests per second and burst; 0 turns one off.
+    rate_limit_token_rate: float = Field(
+        50.0, ge=0, validation_alias=_env("INCIDENT_DESK_RATE_LIMIT_TOKEN_RATE")
+    )
+    rate_limit_token_burst: int = Field(
+        500, ge=0, validation_alias=_env("INCIDENT_DESK_RATE_LIMIT_TOKEN_BURST")
+    )
+    rate_limit_ip_rate: float = Field(
+        100.0, ge=0, validation_alias=_env("INCIDENT_DESK_RATE_LIMIT_IP_RATE")
+    )
+    rate_limit_ip_burst: int = Field(
+        1000, ge=0, validation_alias=_env("INCIDENT_DESK_RATE_LIMIT_IP_BURST")
+    )
 
     @classmethod
     def settings_customise_sources(

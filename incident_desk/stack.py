@@ -9,6 +9,7 @@ incidents.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -20,9 +21,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from incident_desk.connection import ui_codec_args
+from incident_desk.jira_sites import sites_env
 from incident_desk.settings import Settings
 from incident_desk.tokens import (
     ADMIN_TOKEN_FILE,
@@ -65,7 +67,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value is None:
             continue
         alias = info.validation_alias.choices[0]  # type: ignore[union-attr]
-        if isinstance(value, SecretStr):
+        if name == "jira_sites":
+            env[alias] = sites_env(value)
+        elif isinstance(value, dict):
+            env[alias] = json.dumps(value)
+        elif isinstance(value, BaseModel):
+            env[alias] = value.model_dump_json()
+        elif isinstance(value, SecretStr):
             env[alias] = value.get_secret_value()
         elif isinstance(value, Path):
             env[alias] = str(value.resolve())
@@ -183,7 +191,7 @@ class Stack:
                         "--project", s.jira_project,
                         "--issue-type", s.jira_issue_type,
                         "--user", s.jira_user,
-                        "--token", s.jira_token.get_secret_value(),
+                        "--flavour", s.jira_auth,
                         "--webhook-url", self.jira_webhook_url(),
                     ],
                     s.jira_sandbox_port,

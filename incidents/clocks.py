@@ -17,6 +17,7 @@ from incidents.escalation import format_duration
 from incidents.facts import DataCategory, IncidentFacts, Sector, Trigger
 from incidents.jurisdictions import Country, Jurisdiction
 from incidents.obligations import Obligation, ObligationReport, StageDeadline, StageStatus
+from incidents.report import Severity
 from incidents.taxonomy import IncidentType
 
 
@@ -97,12 +98,15 @@ class FactsUpdate(BaseModel):
     records_affected: int | None = Field(None, ge=0)
     incident_type: IncidentType | None = None
     events: dict[Trigger, AwareDatetime] = Field(default_factory=dict)
+    severity: Severity | None = Field(
+        None, description="A reclassification; not a fact the clocks read, kept on the incident"
+    )
 
     def apply(self, facts: IncidentFacts) -> IncidentFacts:
         """The facts after this update; ValueError when the result is not a valid set of facts
         (e.g. awareness or the end of the year given as an event)."""
         changes = self.model_dump(
-            mode="json", exclude_none=True, exclude={"by", "reason", "events"}
+            mode="json", exclude_none=True, exclude={"by", "reason", "events", "severity"}
         )
         merged = facts.model_dump(mode="json") | changes
         merged["events"] = merged.get("events", {}) | {

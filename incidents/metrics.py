@@ -19,11 +19,20 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from incidents.checklist_metrics import ChecklistFigures, checklist_figures
 from incidents.clocks import ClockStatus, StageClock
 from incidents.lifecycle import IncidentState, IncidentView
 from incidents.report_export import stage_outcome
 
 REPORTED_PREFIX = "Reported by "
+# Every time measure, in lifecycle order.
+DURATIONS = (
+    "time_to_triage",
+    "time_to_page",
+    "time_to_ack",
+    "time_to_contain",
+    "time_to_resolve",
+)
 UNKNOWN = "unknown"
 
 
@@ -75,17 +84,22 @@ class Metrics(BaseModel):
     false_alarms: int
     false_alarm_pct: float | None
     per_day: dict[date, int]
+    time_to_triage: Durations = Field(default_factory=lambda: Durations(count=0))
     time_to_page: Durations
     time_to_ack: Durations
+    time_to_contain: Durations = Field(default_factory=lambda: Durations(count=0))
     time_to_resolve: Durations
     client_notification: StageTally
     regulatory: StageTally
     breaches: list[Breach]
+    checklists: dict[str, ChecklistFigures] = Field(
+        default_factory=dict, description="SOP checklist completion and time per incident type"
+    )
 
     def summary(self) -> dict[str, object]:
         """The JSON form: figures, not the raw samples (those only feed the charts)."""
         data = self.model_dump(mode="json", exclude={"per_day"})
-        for name in ("time_to_page", "time_to_ack", "time_to_resolve"):
+        for name in DURATIONS:
             data[name].pop("samples_s")
         for name in ("client_notification", "regulatory"):
             tally: StageTally = getattr(self, name)
@@ -129,6 +143,12 @@ def type_of(view: IncidentView) -> str:
     return view.category or UNKNOWN
 
 
+def is_false_alarm(view: IncidentView) -> bool:
+    """A report an agent dismissed. Counted from the dismissal itself, since a false alarm
+    passes through FALSE_ALARM and ends CLOSED like any other incident."""
+    return view.false_alarm_by is not None or view.state is IncidentState.FALSE_ALARM
+
+
 def first_paged_at(view: IncidentView) -> datetime | None:
     paged = [e.at for e in view.timeline if e.event == "paged"]
     return min(paged) if paged else None
@@ -159,10 +179,12 @@ def compute(
 ) -> Metrics:
     """Metrics over the given incidents; the caller has already selected them by time and client."""
     total = len(views)
-    false_alarms = sum(v.state is IncidentState.FALSE_ALARM for v in views)
+    false_alarms = sum(is_false_alarm(v) for v in views)
     to_page: list[timedelta] = []
     to_ack: list[timedelta] = []
     to_resolve: list[timedelta] = []
+    to_triage: list[timedelta] = []
+    to_contain: list[timedelta] = []
     notification = StageTally()
     regulatory = StageTally()
     breaches: list[Breach] = []
@@ -174,6 +196,10 @@ def compute(
             to_ack.append(view.acknowledged_at - view.received_at)
         if view.resolved_at is not None:
             to_resolve.append(view.resolved_at - view.received_at)
+        if view.triaged_at is not None:
+            to_triage.append(view.triaged_at - view.received_at)
+        if view.contained_at is not None:
+            to_contain.append(view.contained_at - view.received_at)
         for obligation in view.obligations:
             contract = is_contract_notice(obligation.id)
             for stage in obligation.stages:
@@ -206,10 +232,13 @@ def compute(
         false_alarms=false_alarms,
         false_alarm_pct=round(100 * false_alarms / total, 1) if total else None,
         per_day=dict(sorted(Counter(v.received_at.astimezone(UTC).date() for v in views).items())),
+        time_to_triage=durations(to_triage),
         time_to_page=durations(to_page),
         time_to_ack=durations(to_ack),
+        time_to_contain=durations(to_contain),
         time_to_resolve=durations(to_resolve),
         client_notification=notification,
         regulatory=regulatory,
         breaches=sorted(breaches, key=lambda b: b.due_at),
+        checklists=checklist_figures(views, durations),
     )

@@ -21,12 +21,16 @@ from pydantic import (
     model_validator,
 )
 
+from incidents.assessment_terms import AssessmentTerms
 from incidents.calendars import HolidayCalendar, PeriodField, TimeZoneName
+from incidents.client_routing import JiraRouting, NoticeSender
+from incidents.comments import ClientJiraUsers
 from incidents.facts import DataCategory, Role, Sector, Trigger
 from incidents.jurisdictions import Country, Jurisdiction
 from incidents.pager_routes import PagerRouting
 from incidents.report import Severity
 from incidents.sop import SopOverride
+from incidents.stages import ReviewTerms, TriageTerms
 from incidents.taxonomy import IncidentType
 from incidents.yaml_files import load_model
 
@@ -164,6 +168,16 @@ class SeverityFloor(_Section):
     reason: str = Field(min_length=1)
 
 
+def _default_status_updates() -> dict[Severity, timedelta]:
+    """Incident Desk's own cadence, not from any standard or contract: hourly for SEV1, every
+    4 hours for SEV2, daily for SEV3; SEV4 has none unless a policy sets one."""
+    return {
+        Severity.SEV1: timedelta(hours=1),
+        Severity.SEV2: timedelta(hours=4),
+        Severity.SEV3: timedelta(days=1),
+    }
+
+
 def _default_reminders() -> tuple[timedelta, ...]:
     return (timedelta(hours=24), timedelta(hours=4), timedelta(hours=1))
 
@@ -216,16 +230,44 @@ class ClientPolicy(BaseModel):
         description="Who is paged when a reporting deadline passes with its stage not done",
     )
     status_updates: dict[Severity, PositiveDuration] = Field(
-        default_factory=dict, description="How often the client hears from us while it is open"
+        default_factory=_default_status_updates,
+        description="How often stakeholders hear from the incident owner while it is open "
+        "(acknowledged, not yet resolved); the owner is reminded when an interval passes "
+        "without an update. Severities left out keep the defaults",
     )
     reminders: tuple[PositiveDuration, ...] = Field(
         default_factory=_default_reminders, description="Reminders before each deadline"
     )
+    assessment: AssessmentTerms = Field(
+        default_factory=AssessmentTerms,
+        description="Open questions of an obligation: its stages meanwhile, and reminders",
+    )
     severity_floors: tuple[SeverityFloor, ...] = ()
+    triage: TriageTerms = Field(
+        default_factory=TriageTerms,
+        description="Triage SLA per severity, the team lead paged when it passes, and the "
+        "channels whose reports are validated on arrival",
+    )
+    review: ReviewTerms = Field(
+        default_factory=ReviewTerms,
+        description="When the post-incident review is due after resolution, and its reminders",
+    )
     card_acquirer: CardAcquirer | None = None
     sop_overrides: dict[IncidentType, SopOverride] = Field(
         default_factory=dict,
         description="The client's additions to the BPO's SOP checklists (policies/sops), per type",
+    )
+    jira: JiraRouting = Field(
+        default_factory=JiraRouting,
+        description="The client's Jira site (an id; URLs and credentials are configuration), "
+        "project, issue type, status names and custom fields",
+    )
+    notice_sender: NoticeSender | None = Field(
+        None, description="From address and name of the client's notices; default SMTP_FROM"
+    )
+    jira_users: ClientJiraUsers = Field(
+        default_factory=ClientJiraUsers,
+        description="The client's people in Jira: a comment by one of them acknowledges",
     )
 
     @field_validator("escalation")
@@ -237,6 +279,12 @@ class ClientPolicy(BaseModel):
         if empty:
             raise ValueError(f"no escalation levels for {', '.join(empty)}")
         return value
+
+    @field_validator("status_updates")
+    @classmethod
+    def _status_defaults(cls, value: dict[Severity, timedelta]) -> dict[Severity, timedelta]:
+        # Given partially, the rest keep the defaults, as the triage SLA does.
+        return _default_status_updates() | value
 
     @field_validator("reminders")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -36,6 +37,16 @@ class Reporter(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     contact: str = Field(min_length=1, max_length=200, description="Phone number, email or handle")
+
+
+class ReportValidation(BaseModel):
+    """The filer vouches for the report: an agent who validated it on the call, or a trusted
+    system. Such a report skips the triage wait and pages at once."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    by: str = Field(min_length=1, max_length=200, description="Who validated it")
+    note: str | None = Field(None, max_length=4000, description="Why it is a real incident")
 
 
 class IncidentReport(BaseModel):
@@ -76,6 +87,9 @@ class IncidentReport(BaseModel):
     records_affected: int | None = Field(
         None, ge=0, description="How many people are affected; leave out while uncounted"
     )
+    validation: ReportValidation | None = Field(
+        None, description="Set when the filer already validated the report: it pages at once"
+    )
 
     @field_validator("summary")
     @classmethod
@@ -96,3 +110,16 @@ class StartIncident(BaseModel):
     report: IncidentReport
     received_at: datetime
     jira_key: str | None = None
+    # Long incidents continue as new (workflows/carry_over.py). Both fields are absent from
+    # inputs recorded before that existed, which keeps those histories decoding the same.
+    history_limit: int | None = Field(
+        None,
+        ge=40,
+        description="Continue as new once the run's history has this many events, besides "
+        "whenever Temporal suggests it; set low only to exercise the switch in tests",
+    )
+    carried: dict[str, Any] | None = Field(
+        None,
+        description="The state a continued run resumes from (IncidentCarryOver as JSON); set "
+        "only by the workflow itself when it continues as new",
+    )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from incidents.checklist_report import checklist_section
 from incidents.clocks import ClockStatus, ObligationClock, StageClock
 from incidents.documents import Block, Bullets, Document, Fields, Links, Section, Table, Text
 from incidents.lifecycle import IncidentView
@@ -140,6 +141,7 @@ def build_report(
         _classification(view, clock, policy, start),
         _timeline(view, clock),
         _paging(view, clock),
+        checklist_section(view, clock.both),
         _client_notifications(view, clock, policy, catalogue, now),
         _obligations(view, clock, catalogue, now),
         _decisions(view, clock),
@@ -186,6 +188,14 @@ def _summary(
         ("Received at", clock.both(view.received_at)),
         ("Jira ticket", view.jira_key or "not created"),
     ]
+    if view.triaged_at is not None:
+        verdict = (
+            f"validated by {view.validated_by}"
+            if view.validated_by
+            else f"false alarm per {view.false_alarm_by}: {view.false_alarm_reason}"
+        )
+        rows.append(("Triaged", f"{verdict}\n{clock.both(view.triaged_at)}"))
+        rows.append(("Time to triage", duration(view.triaged_at - view.received_at)))
     if view.acknowledged_at is not None:
         rows.append(
             (
@@ -197,11 +207,37 @@ def _summary(
         rows.append(("Time to acknowledge", duration(view.acknowledged_at - view.received_at)))
     else:
         rows.append(("Acknowledged", "not yet"))
+    if view.contained_at is not None:
+        rows.append(
+            (
+                "Contained",
+                f"by {view.contained_by}: {view.containment_note}\n{clock.both(view.contained_at)}",
+            )
+        )
+        rows.append(("Time to contain", duration(view.contained_at - view.received_at)))
     if view.resolved_at is not None:
         rows.append(("Resolved", f"by {view.resolved_by}\n{clock.both(view.resolved_at)}"))
         rows.append(("Time to resolve", duration(view.resolved_at - view.received_at)))
     else:
         rows.append(("Resolved", "not yet"))
+    if view.closed_at is not None:
+        review = view.review
+        answers = (
+            f"root cause: {review.root_cause}; went well: {review.went_well or '-'}; "
+            f"to improve: {review.to_improve or '-'}; training: {review.training_needs or '-'}"
+            if review
+            else view.review_summary or "-"
+        )
+        rows.append(
+            (
+                "Post-incident review",
+                f"{answers}\nclosed by {view.closed_by}, {clock.both(view.closed_at)}",
+            )
+        )
+        if view.open_stages_waived:
+            rows.append(("Open reporting stages waived", view.open_stages_waived))
+    elif view.review_due_at is not None:
+        rows.append(("Post-incident review", f"due {clock.both(view.review_due_at)}"))
     rows += [
         ("Next reporting deadline", clock.both(view.next_deadline)),
         ("A reporting deadline was missed", "yes" if view.deadline_breached else "no"),

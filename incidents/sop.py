@@ -17,12 +17,15 @@ path and the field at fault. Loading reads files; everything else here is pure.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from incidents.facts import DataCategory
+from incidents.report import Severity
 from incidents.taxonomy import IncidentType
 from incidents.yaml_files import load_model
 
@@ -30,9 +33,13 @@ if TYPE_CHECKING:  # policy.py imports this module for its `sop_overrides` field
     from incidents.policy import ClientPolicy
 
 __all__ = [
+    "AnswerFact",
+    "AnswerRule",
+    "Gate",
     "Hotline",
     "Language",
     "LocalText",
+    "OverdueLimits",
     "ResolvedChecklist",
     "ResolvedItem",
     "Section",
@@ -69,8 +76,79 @@ class Section(StrEnum):
     EVIDENCE = "evidence"
 
 
+class Gate(StrEnum):
+    """The lifecycle steps a required item can hold back, in lifecycle order.
+
+    Containment is the default: declaring an incident contained says the first response is
+    done, and the intake questions and containment steps are that first response. Validation is
+    not a gate: the checklist is posted when the incident is classified, after validation, and
+    a step must never wait on a list the agent has not been shown.
+    """
+
+    CONTAIN = "contain"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+
+    @property
+    def order(self) -> int:
+        return list(Gate).index(self)
+
+
+class AnswerFact(StrEnum):
+    """An answer read as the value of a fact: a count of people, or data categories."""
+
+    RECORDS_AFFECTED = "records_affected"
+    DATA_CATEGORIES = "data_categories"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnswerEffect(_Model):
+    """What a yes (or a no) tells the classification."""
+
+    data_categories: tuple[DataCategory, ...] = Field(
+        (), description="Data categories the answer shows are involved (added to the facts)"
+    )
+    severity_at_least: Severity | None = Field(
+        None, description="The severity the answer raises the incident to; never lowers it"
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AnswerEffect:
+        if not self.data_categories and self.severity_at_least is None:
+            raise ValueError("give data_categories or severity_at_least")
+        return self
+
+
+class AnswerRule(_Model):
+    """A yes/no question whose answer changes the facts (`when_yes`, `when_no`)."""
+
+    when_yes: AnswerEffect | None = None
+    when_no: AnswerEffect | None = None
+
+    @model_validator(mode="after")
+    def _has_effect(self) -> AnswerRule:
+        if self.when_yes is None and self.when_no is None:
+            raise ValueError("give when_yes or when_no")
+        return self
+
+
+class OverdueLimits(_Model):
+    """How long a required item may stay open after the checklist is posted: then the assignee
+    is reminded in Jira, and later the team lead is paged (at low urgency)."""
+
+    remind_after: timedelta = timedelta(hours=1)
+    lead_after: timedelta = timedelta(hours=4)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OverdueLimits:
+        if self.remind_after <= timedelta(0):
+            raise ValueError("remind_after must be a positive duration")
+        if self.lead_after <= self.remind_after:
+            raise ValueError("lead_after must be later than remind_after")
+        return self
 
 
 class LocalText(_Model):
@@ -90,6 +168,22 @@ class SopItem(_Model):
     required: bool = Field(
         False, description="Must be done (or answered) before the incident may move on"
     )
+    required_before: Gate | None = Field(
+        None, description="The step a required item holds back (default: contain)"
+    )
+    fact: AnswerFact | AnswerRule | None = Field(
+        None, description="The fact the answer sets (intake questions only)"
+    )
+
+    @model_validator(mode="after")
+    def _gate_needs_required(self) -> SopItem:
+        if self.required_before is not None and not self.required:
+            raise ValueError("required_before: only a required item can hold a step back")
+        return self
+
+    @property
+    def gate(self) -> Gate | None:
+        return (self.required_before or Gate.CONTAIN) if self.required else None
 
 
 class ForbiddenItem(_Model):
@@ -131,6 +225,9 @@ class _Sections(_Model):
         duplicates = _duplicate_ids(self.sections())
         if duplicates:
             raise ValueError(f"item ids must be unique: {', '.join(sorted(set(duplicates)))}")
+        answered = [i.id for i in (*self.containment, *self.evidence) if i.fact is not None]
+        if answered:
+            raise ValueError(f"fact: only intake questions have answers ({', '.join(answered)})")
         return self
 
 
@@ -139,6 +236,7 @@ class Sop(_Sections):
 
     incident_type: IncidentType
     title: LocalText
+    overdue: OverdueLimits = Field(default_factory=OverdueLimits)
 
     @model_validator(mode="after")
     def _has_work(self) -> Sop:
@@ -158,6 +256,8 @@ class ResolvedItem(_Model):
     section: Section
     text: str
     required: bool
+    gate: Gate | None = Field(None, description="The step it holds back, when required")
+    fact: AnswerFact | AnswerRule | None = None
     language: Language = Field(description="The language `text` is in")
     source: str = Field(description="'sop' or 'client:<id>'")
 
@@ -181,6 +281,7 @@ class ResolvedChecklist(_Model):
     fallbacks: tuple[str, ...] = Field(
         description="Where the requested language was missing and English was used instead"
     )
+    overdue: OverdueLimits = Field(default_factory=OverdueLimits)
 
     def section(self, section: Section) -> tuple[ResolvedItem, ...]:
         return tuple(i for i in self.items if i.section == section)
@@ -315,6 +416,8 @@ def resolve(
                     section=section,
                     text=body,
                     required=getattr(item, "required", False),
+                    gate=getattr(item, "gate", None),
+                    fact=getattr(item, "fact", None),
                     language=used,
                     source=sources.get(item.id, "sop"),
                 )
@@ -335,6 +438,7 @@ def resolve(
         items=tuple(items),
         hotlines=tuple(hotlines),
         fallbacks=tuple(fallbacks),
+        overdue=sop.overdue,
     )
 
 

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -40,12 +40,16 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from incident_desk.connection import connect_configured
+from incident_desk.jira_sites import default_site_auth
 from incident_desk.settings import Settings
 from incident_desk.tokens import Permission, Principal
 from incidents import notices
+from incidents.duplicates import DuplicateReport
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.policy import ClientPolicy, PolicyError, load_policies
 from incidents.report import IncidentReport, StartIncident
+from intake import duplicates
+from intake.assessments_api import router as assessments_api
 from intake.auth import (
     attributed,
     authorize_filing,
@@ -54,13 +58,16 @@ from intake.auth import (
     install_auth,
     requires,
 )
+from intake.checklist_api import router as checklist_api
 from intake.client_ack import router as client_ack
 from intake.jira_webhooks import install_jira_webhooks
+from intake.lifecycle_api import router as lifecycle_api
 from intake.obligations_api import router as obligations_api
 from intake.observability import observe
 from intake.opsgenie_webhooks import router as opsgenie_webhooks
 from intake.pager_webhooks import router as pager_webhooks
 from intake.reports_api import router as reports_api
+from intake.updates_api import router as updates_api
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
 from workflows.names import incident_id_from, workflow_id_for
@@ -84,6 +91,9 @@ class IncidentAccepted(BaseModel):
     incident_id: str
     workflow_id: str
     status_url: str
+    duplicate_of: str | None = Field(
+        None, description="Set when the report duplicates this open incident: it was linked to it"
+    )
 
 
 class Dependency(BaseModel):
@@ -169,7 +179,7 @@ class Intake:
             self._worker_ready(),
             self._http_ready(
                 f"{s.jira_base_url}/rest/api/2/serverInfo",
-                auth=(s.jira_user, s.jira_token.get_secret_value()),
+                auth=default_site_auth(s),
             ),
             self._pager_ready(),
         )
@@ -215,7 +225,7 @@ class Intake:
         return True, f"{len(response.pollers)} poller(s)"
 
     async def _http_ready(
-        self, url: str, auth: tuple[str, str] | None = None
+        self, url: str, auth: httpx.Auth | tuple[str, str] | None = None
     ) -> tuple[bool, str | None]:
         try:
             response = await self._http.get(url, auth=auth)
@@ -239,9 +249,37 @@ class Intake:
                 422, f"client: unknown client '{report.client}'; known clients: {known}"
             )
         incident_id = f"{report.client}-{report.external_ref or uuid.uuid4().hex[:12]}"
+        keys = duplicates.keys_for(
+            self.settings, report.client, report.reporter.contact, report.external_ref
+        )
+        original = await duplicates.find_open(
+            self.client(),
+            client=report.client,
+            keys=keys,
+            window=timedelta(hours=self.settings.duplicate_window_hours),
+            exclude=workflow_id_for(incident_id),
+        )
+        if original is not None:
+            duplicate = DuplicateReport(
+                ref=incident_id, matched_on=original.matched_on, channel=str(report.channel)
+            )
+            await self.act(
+                original.workflow_id,
+                IncidentWorkflow.record_duplicate,
+                duplicate,
+                update_id=f"duplicate-{incident_id}",
+            )
+            original_id = incident_id_from(original.workflow_id)
+            return IncidentAccepted(
+                incident_id=original_id,
+                workflow_id=original.workflow_id,
+                status_url=f"{base_url}/api/v1/incidents/{original_id}",
+                duplicate_of=original_id,
+            )
         workflow_id = await self.start_incident(
             StartIncident(incident_id=incident_id, report=report, received_at=datetime.now(UTC)),
             policy,
+            report_keys=list(keys.values()),
         )
         return IncidentAccepted(
             incident_id=incident_id,
@@ -249,7 +287,9 @@ class Intake:
             status_url=f"{base_url}/api/v1/incidents/{incident_id}",
         )
 
-    async def start_incident(self, start: StartIncident, policy: ClientPolicy) -> str:
+    async def start_incident(
+        self, start: StartIncident, policy: ClientPolicy, report_keys: list[str] | None = None
+    ) -> str:
         """Start the incident's workflow unless it exists, running or finished; its workflow id.
 
         Every way in (API, Jira webhook) starts incidents here, so a repeated report, a retried
@@ -267,6 +307,8 @@ class Intake:
         ]
         if start.jira_key:
             attributes.append(SearchAttributePair(SA.JIRA_KEY.key, start.jira_key))
+        if report_keys:
+            attributes.append(SearchAttributePair(SA.REPORT_KEYS.key, report_keys))
         try:
             await self.client().start_workflow(
                 IncidentWorkflow.run,
@@ -373,6 +415,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pager_webhooks)
     app.include_router(opsgenie_webhooks)
     app.include_router(obligations_api)
+    app.include_router(lifecycle_api)
+    app.include_router(updates_api)
+    app.include_router(assessments_api)
+    app.include_router(checklist_api)
     app.include_router(reports_api)
     app.include_router(client_ack)
 
@@ -430,7 +476,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
         principal: Annotated[Principal, Depends(requires(Permission.ACT))],
     ) -> IncidentView:
-        """Resolve an acknowledged incident; the page is resolved and the ticket moved to Done."""
+        """Resolve an acknowledged incident: its pages are resolved and the post-incident review
+        starts (runs from before the review stage close here)."""
         await incident_client(intake, incident_id, principal, request)
         action = attributed(_via_api(action), principal, "Resolved")
         return await intake.act(incident_id, IncidentWorkflow.resolve, action)

@@ -1,4 +1,5 @@
-"""The audit trail of API calls: who (token name) did what, to which client, with what outcome.
+"""The audit trail of API calls and webhook deliveries: who did what, to which client, with what
+outcome.
 
 An append-only JSON-lines file, one line per call, written with O_APPEND so concurrent requests
 never interleave within a line. It records names and outcomes only: never a token, a request body
@@ -36,8 +37,12 @@ class AuditLog:
         client: str | None = None,
         remote: str | None = None,
         outcome: str | None = None,
+        ids: dict[str, str] | None = None,
     ) -> None:
-        entry = {
+        """`token` is who acted: an API token's name, `oidc:<subject>`, or for a webhook the
+        verified sender (`webhook:jira`); `ids` names what was acted on (workflow id, issue
+        key), never a payload, so no reporter's details reach the trail."""
+        entry: dict[str, object] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "token": token,
             "method": method,
@@ -47,6 +52,8 @@ class AuditLog:
             "outcome": outcome or _outcome(status),
             "remote": remote,
         }
+        if ids:
+            entry["ids"] = ids
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         log.info("%s", line.rstrip())
         try:
@@ -62,6 +69,8 @@ class AuditLog:
 
 
 def _outcome(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
     if status < 400:
         return "allowed"
     if status in (401, 403, 404):

@@ -1,7 +1,9 @@
 """Who may call the intake API, and on which clients' incidents (docs/security.md).
 
 Authentication is a middleware on the whole `/api/v1` prefix, not a per-route dependency, so a
-route added later cannot forget it. Authorisation is per route: a role check (`requires`) and a
+route added later cannot forget it. It takes Incident Desk's API tokens and, when configured, OIDC
+tokens from the BPO's identity provider (intake/oidc.py); abuse limits (intake/rate_limits.py)
+apply per remote address before authentication and per principal after it. Authorisation is per route: a role check (`requires`) and a
 client-scope check on the incident itself (`incident_client`). An incident outside the token's
 scope answers exactly like one that does not exist (404), so a token cannot probe for other
 clients' incidents. Webhooks and the codec server keep their own signatures and tokens.
@@ -9,6 +11,8 @@ clients' incidents. Webhooks and the codec server keep their own signatures and 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated
@@ -21,9 +25,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from incident_desk.tokens import Permission, Principal, TokenStore, TokenStoreError
 from incidents.lifecycle import Action
 from intake.audit import AuditLog
+from intake.oidc import OidcConfig, OidcVerifier
+from intake.rate_limits import Limit, RateLimiter, retry_after
 from workflows.names import IncidentSearchAttribute as SA
 
 if TYPE_CHECKING:
+    from incident_desk.settings import Settings
     from incidents.policy import ClientPolicy
     from intake.app import Intake
 
@@ -50,13 +57,49 @@ UNAUTHENTICATED = b'{"detail":"authentication required"}'
 bearer = HTTPBearer(auto_error=False, description="An API token: `incident-desk tokens create`")
 
 
+WEBHOOK_PREFIX = "/webhooks/"
+ACK_PREFIX = "/ack/"
+MAX_CAPTURED_BODY = 65_536
+
+
+async def _too_many(send: Send, wait: float, who: str, limit: Limit) -> None:
+    body = json.dumps(
+        {
+            "detail": f"too many requests from this {who}: at most {limit.rate:g} per second "
+            f"(bursts of {limit.burst}); retry in {retry_after(wait)} s"
+        }
+    ).encode()
+    await _send_json(send, 429, body, {b"retry-after": retry_after(wait).encode()})
+
+
 class ApiGuard:
     """Pure ASGI middleware: authenticate every API call and write its audit line."""
 
-    def __init__(self, app: ASGIApp, store: TokenStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: TokenStore,
+        audit: AuditLog,
+        oidc: OidcVerifier | None = None,
+        per_token: RateLimiter | None = None,
+        per_address: RateLimiter | None = None,
+    ) -> None:
         self.app = app
         self.store = store
         self.audit = audit
+        self.oidc = oidc
+        self.per_token = per_token
+        self.per_address = per_address
+
+    async def _authenticate(self, token: str) -> Principal | None:
+        if (
+            self.oidc is not None
+            and not token.startswith("idk_")
+            and self.oidc.looks_like_jwt(token)
+        ):
+            # A thread: the JWKS may have to be fetched (rarely; PyJWKClient caches it).
+            return await asyncio.to_thread(self.oidc.authenticate, token)
+        return self.store.authenticate(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -65,8 +108,16 @@ class ApiGuard:
             return
         client = scope.get("client")
         remote = client[0] if client else None
+        if self.per_address is not None:
+            wait = self.per_address.take(f"address:{remote}")
+            if wait is not None:
+                self.audit.record(
+                    token=None, method=scope["method"], path=path, status=429, remote=remote
+                )
+                await _too_many(send, wait, "address", self.per_address.limit)
+                return
         try:
-            principal = self.store.authenticate(_bearer_token(scope))
+            principal = await self._authenticate(_bearer_token(scope))
         except TokenStoreError as exc:
             # Refuse rather than guess; the detail stays in the server log.
             self.audit.record(
@@ -83,6 +134,15 @@ class ApiGuard:
             )
             await _send_json(send, 401, UNAUTHENTICATED, {b"www-authenticate": b"Bearer"})
             return
+        if self.per_token is not None:
+            wait = self.per_token.take(f"principal:{principal.name}")
+            if wait is not None:
+                self.audit.record(
+                    token=principal.name, method=scope["method"], path=path, status=429,
+                    remote=remote,
+                )  # fmt: skip
+                await _too_many(send, wait, "token", self.per_token.limit)
+                return
         scope[PRINCIPAL] = principal
         status = 500
         recorded = False
@@ -140,13 +200,121 @@ def _log_store_error(exc: TokenStoreError) -> None:
     log.error("API authentication unavailable: %s", exc)
 
 
+class EdgeGuard:
+    """Pure ASGI middleware for what has no API token: webhooks and acknowledgement links.
+
+    Both get the per-address limit; webhook deliveries also get an audit line naming the
+    verified sender (`webhook:jira` once its signature or token checked out), the outcome and
+    the ids the receiver answered with, taken from its JSON answer rather than the payload, so
+    no reporter's details reach the trail.
+    """
+
+    def __init__(
+        self, app: ASGIApp, audit: AuditLog, per_address: RateLimiter | None = None
+    ) -> None:
+        self.app = app
+        self.audit = audit
+        self.per_address = per_address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        webhook = path.startswith(WEBHOOK_PREFIX)
+        if scope["type"] != "http" or not (webhook or path.startswith(ACK_PREFIX)):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        remote = client[0] if client else None
+        source = path[len(WEBHOOK_PREFIX) :].split("/", 1)[0][:32] if webhook else None
+        audited_path = path if webhook else ACK_PREFIX + "…"  # the link token is a credential
+        if self.per_address is not None:
+            wait = self.per_address.take(f"address:{remote}")
+            if wait is not None:
+                if webhook:
+                    self.audit.record(
+                        token=None, method=scope["method"], path=audited_path, status=429,
+                        remote=remote,
+                    )  # fmt: skip
+                await _too_many(send, wait, "address", self.per_address.limit)
+                return
+        if not webhook:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        body = bytearray()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                if len(body) < MAX_CAPTURED_BODY:
+                    body.extend(message.get("body", b"")[: MAX_CAPTURED_BODY - len(body)])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            answer = _json_object(bytes(body))
+            verified = status not in (401, 403)
+            ids = {
+                k: str(answer[k])[:200]
+                for k in ("workflow_id", "issue_key")
+                if isinstance(answer.get(k), str)
+            }
+            outcome = answer.get("outcome") if isinstance(answer.get("outcome"), str) else None
+            if outcome is None and status == 202:
+                outcome = "ignored"
+            self.audit.record(
+                token=f"webhook:{source}" if verified else None,
+                method=scope["method"],
+                path=audited_path,
+                status=status,
+                remote=remote,
+                outcome=outcome,
+                ids=ids or None,
+            )
+
+
+def _json_object(raw: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    if not (settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url):
+        return None
+    return OidcVerifier(
+        OidcConfig(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            role_claim=settings.oidc_role_claim,
+            clients_claim=settings.oidc_clients_claim,
+            name_claim=settings.oidc_name_claim,
+            role_map=settings.oidc_role_map,
+            algorithms=tuple(a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()),
+        )
+    )
+
+
 def install_auth(app: FastAPI, intake: Intake) -> None:
     settings = intake.settings
+    audit = AuditLog(settings.audit_log_path)
+    # One budget per address across the API, webhooks and ack links.
+    per_address = RateLimiter(Limit(settings.rate_limit_ip_rate, settings.rate_limit_ip_burst))
+    per_token = RateLimiter(Limit(settings.rate_limit_token_rate, settings.rate_limit_token_burst))
     app.add_middleware(
         ApiGuard,
         store=TokenStore(settings.token_store_path),
-        audit=AuditLog(settings.audit_log_path),
+        audit=audit,
+        oidc=oidc_verifier(settings),
+        per_token=per_token,
+        per_address=per_address,
     )
+    app.add_middleware(EdgeGuard, audit=audit, per_address=per_address)
 
 
 def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:

@@ -69,6 +69,9 @@ class Named(_Lenient):
 
 
 class IssueFields(_Lenient):
+    # Custom fields (`customfield_<n>`, ids differ per instance) stay in `model_extra`.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
     summary: str | None = None
     description: Any = None  # wiki markup (v2) or an Atlassian Document Format tree (v3)
     labels: list[str] | None = None
@@ -90,6 +93,15 @@ class JiraIssue(_Lenient):
     @property
     def labels(self) -> list[str]:
         return list(self.fields.labels or [])
+
+    def field_text(self, field_id: str | None) -> str | None:
+        """A custom field's value as text: a string, a select option's value, a number."""
+        value = (self.fields.model_extra or {}).get(field_id) if field_id else None
+        if isinstance(value, dict):
+            value = value.get("value") or value.get("name")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        return value.strip() or None if isinstance(value, str) else None
 
     def property_value(self, key: str) -> Any:
         if isinstance(self.properties, dict):

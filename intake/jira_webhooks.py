@@ -1,7 +1,8 @@
 """`POST /webhooks/jira`: what agents do in Jira reaches their incidents.
 
 An agent who logs a call as an issue starts an incident (`jira:issue_created`); moving the issue
-to a mapped status acknowledges or resolves it (`jira:issue_updated` with a status change).
+to a mapped status validates, dismisses, acknowledges, contains, resolves or closes it
+(`jira:issue_updated` with a status change; the mapping is in intake/jira_transitions.py).
 
 Trust comes first. In cloud mode every delivery must carry Jira's admin-webhook signature
 (`X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>`); without a configured secret
@@ -40,8 +41,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from incidents.lifecycle import Action, IncidentView
+from incidents.lifecycle import IncidentView
 from incidents.report import StartIncident
+from intake.jira_inbound import JiraInbound
 from intake.jira_payloads import (
     INCIDENT_DESK_LABEL,
     ChangelogItem,
@@ -49,7 +51,19 @@ from intake.jira_payloads import (
     JiraUser,
     JiraWebhookEvent,
     ReportProblem,
+    plain_text,
     report_from_issue,
+)
+from intake.jira_transitions import (
+    OUTCOMES,
+    UPDATES,
+    WORDS,
+    NeedsReason,
+    TransitionMap,
+    Verb,
+    action_for,
+    already,
+    hint,
 )
 from integrations.jira import (
     PROPERTY_KEY,
@@ -77,7 +91,19 @@ COMMENT_EVENTS = frozenset({"comment_created", "comment_updated", "comment_delet
 HANDLED_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
 
 Outcome = Literal[
-    "started", "acknowledged", "resolved", "refused", "unchanged", "ignored", "duplicate"
+    "started",
+    "acknowledged",
+    "resolved",
+    "refused",
+    "unchanged",
+    "ignored",
+    "duplicate",
+    "updated",
+    "commented",
+    "validated",
+    "dismissed",
+    "contained",
+    "closed",
 ]
 
 
@@ -116,10 +142,6 @@ class SeenDeliveries:
             self._ids.popitem(last=False)
 
 
-def _first_name(names: str) -> str:
-    return next((n.strip() for n in names.split(",") if n.strip()), names)
-
-
 class JiraWebhooks:
     """The receiver: authenticates a delivery, then turns it into a Temporal start or update."""
 
@@ -130,6 +152,7 @@ class JiraWebhooks:
         self._gateway: JiraGateway | None = None
         self._me: JiraIdentity | None = None
         self.update_timeout = UPDATE_TIMEOUT_SECONDS
+        self.inbound = JiraInbound(self)
 
     def gateway(self) -> JiraGateway:
         if self._gateway is None:
@@ -141,6 +164,7 @@ class JiraWebhooks:
                     token=s.jira_token,
                     project=s.jira_project,
                     issue_type=s.jira_issue_type,
+                    auth=s.jira_auth,
                 )
             )
         return self._gateway
@@ -160,9 +184,9 @@ class JiraWebhooks:
                 "Jira webhooks (datacenter mode) are accepted without any proof of origin; "
                 "set JIRA_WEBHOOK_TOKEN and add ?token=<it> to the webhook URL in Jira"
             )
-        both = s.jira_ack_status_names & s.jira_resolve_status_names
-        if both:
-            log.warning("statuses %s are mapped to both acknowledge and resolve", sorted(both))
+        clashes = TransitionMap.from_settings(s).overlaps()
+        if clashes:
+            log.warning("Jira statuses mapped to two actions (the first wins): %s", clashes)
 
     # -- the HTTP part: authenticate, bound, parse -----------------------------------------------
 
@@ -277,7 +301,7 @@ class JiraWebhooks:
     async def dispatch(self, event: JiraWebhookEvent, delivery: str | None) -> WebhookOutcome:
         name = event.webhook_event
         if name in COMMENT_EVENTS:
-            return self._ignored(event, "comments are not added to the incident timeline yet")
+            return await self.inbound.commented(event)
         if name == "jira:issue_deleted":
             return self._ignored(event, "deleting a ticket does not close its incident")
         issue = event.issue
@@ -303,13 +327,18 @@ class JiraWebhooks:
         labels = changelog.find("labels") if changelog else None
         if status is not None:
             return await self._status_changed(event, issue, status, delivery)
+        edits = self.inbound.edits(event)
+        if edits:
+            return await self.inbound.fields_edited(
+                event, issue, edits, _event_ref(event, delivery)
+            )
         if labels is not None and INCIDENT_DESK_LABEL not in issue.labels:
             # The way to retry an issue refused for its labels (e.g. an unknown client).
             if await self._is_self(event.user):
                 return self._ignored(event, "Incident Desk's own change")
             return await self._start_if_missing(event, issue, _event_ref(event, delivery))
         if event.comment is not None or event.issue_event_type_name == "issue_commented":
-            return self._ignored(event, "comments are not added to the incident timeline yet")
+            return await self.inbound.commented(event)
         return self._ignored(event, "no change Incident Desk acts on")
 
     def _ignored(self, event: JiraWebhookEvent, why: str) -> WebhookOutcome:
@@ -356,6 +385,9 @@ class JiraWebhooks:
                 f"'{s.jira_client_label_prefix}<client id>'",
                 ref,
             )
+        duplicate, keys = await self.inbound.duplicate(issue, report, ref)
+        if duplicate is not None:
+            return duplicate
         workflow_id = await intake.start_incident(
             StartIncident(
                 incident_id=issue.key,
@@ -364,6 +396,7 @@ class JiraWebhooks:
                 jira_key=issue.key,
             ),
             policy,
+            report_keys=keys,
         )
         return WebhookOutcome(
             outcome="started",
@@ -407,30 +440,27 @@ class JiraWebhooks:
         change: ChangelogItem,
         delivery: str | None,
     ) -> WebhookOutcome:
-        s = self.settings
+        statuses = TransitionMap.from_settings(self.settings)
         target = (change.to_string or "").strip()
-        verb: Literal["acknowledge", "resolve"]
-        if target.casefold() in s.jira_ack_status_names:
-            verb, update = "acknowledge", IncidentWorkflow.acknowledge
-        elif target.casefold() in s.jira_resolve_status_names:
-            verb, update = "resolve", IncidentWorkflow.resolve
-        else:
+        verb = statuses.verb_for(target)
+        if verb is None:
             return self._ignored(event, f"status '{target}' is not mapped to an incident action")
         if await self._is_self(event.user):
             return self._ignored(event, "Incident Desk's own change")
 
         workflow_id = await self._workflow_for(issue)
         ref = _event_ref(event, delivery)
-        who = event.user.label if event.user else "a Jira user"
-        action = Action(
-            by=who[:ACTION_BY_MAX],
-            note=f"Moved {issue.key} from '{change.from_string}' to '{target}' in Jira",
-            channel="jira",
-        )
+        who = (event.user.label if event.user else "a Jira user")[:ACTION_BY_MAX]
+        moved = f"Moved {issue.key} from '{change.from_string}' to '{target}' in Jira"
+        comment = plain_text(event.comment.body).strip() if event.comment else ""
+        try:
+            action = action_for(verb, who, moved, comment or None, issue.key)
+        except NeedsReason as exc:
+            return await self._refused(issue, workflow_id, verb, str(exc), change, who, ref)
         handle = self.intake.client().get_workflow_handle(workflow_id)
         try:
             await asyncio.wait_for(
-                handle.execute_update(update, action, id=ref), self.update_timeout
+                handle.execute_update(UPDATES[verb], action, id=ref), self.update_timeout
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
             raise HTTPException(
@@ -453,8 +483,8 @@ class JiraWebhooks:
                 return self._ignored(event, f"no incident workflow {workflow_id} for {issue.key}")
             raise HTTPException(503, f"Temporal error: {exc.message}; retry") from exc
         return WebhookOutcome(
-            outcome="acknowledged" if verb == "acknowledge" else "resolved",
-            detail=f"{who} {verb}d the incident by moving {issue.key} to '{target}'",
+            outcome=OUTCOMES[verb],  # type: ignore[arg-type]
+            detail=f"{who} moved {issue.key} to '{target}': {WORDS[verb]}",
             issue_key=issue.key,
             workflow_id=workflow_id,
         )
@@ -463,7 +493,7 @@ class JiraWebhooks:
         self,
         issue: JiraIssue,
         workflow_id: str,
-        verb: str,
+        verb: Verb,
         reason: str,
         change: ChangelogItem,
         who: str,
@@ -471,27 +501,20 @@ class JiraWebhooks:
     ) -> WebhookOutcome:
         """Explain in Jira, unless the incident already is what the ticket now says."""
         view = await self._view(workflow_id)
-        if view is not None and _ticket_matches(view, verb):
+        if view is not None and already(view, verb):
             return WebhookOutcome(
                 outcome="unchanged",
                 detail=f"the incident is already {view.state}: {reason}",
                 issue_key=issue.key,
                 workflow_id=workflow_id,
             )
-        s = self.settings
         state = f"is still {view.state}" if view is not None else "has not changed"
-        if verb == "resolve" and view is not None and view.acknowledged_by is None:
-            hint = (
-                f'Move the ticket to "{_first_name(s.jira_ack_statuses)}" to acknowledge the '
-                f'incident, then to "{_first_name(s.jira_resolve_statuses)}" to resolve it.'
-            )
-        else:
-            hint = "The ticket's status no longer matches the incident; move it back."
+        next_step = hint(view, verb, TransitionMap.from_settings(self.settings))
         await self._comment_once(
             issue.key,
-            f"Incident Desk did not {verb} the incident: {reason}.\n"
+            f"Incident Desk did not {WORDS[verb]}: {reason}.\n"
             f'{who} moved {issue.key} from "{change.from_string}" to "{change.to_string}", '
-            f"but the incident {state}. {hint}",
+            f"but the incident {state}. {next_step}",
             ref,
         )
         return WebhookOutcome(
@@ -601,12 +624,6 @@ def _event_ref(event: JiraWebhookEvent, delivery: str | None) -> str:
     return f"jira-event-{digest[:20]}"
 
 
-def _ticket_matches(view: IncidentView, verb: str) -> bool:
-    if verb == "acknowledge":
-        return view.acknowledged_by is not None and view.resolved_by is None
-    return view.resolved_by is not None
-
-
 def install_jira_webhooks(app: FastAPI, intake: Intake) -> None:
     """Add `POST /webhooks/jira` to the intake app."""
     hooks = JiraWebhooks(intake)
@@ -641,6 +658,6 @@ def install_jira_webhooks(app: FastAPI, intake: Intake) -> None:
         """Jira's admin webhook (Cloud: signed with `X-Hub-Signature`; Data Center: `?token=`).
 
         Issue created in the configured project and issue type → a new incident
-        `incident-<KEY>`; issue moved to a mapped status → acknowledge or resolve it.
+        `incident-<KEY>`; issue moved to a mapped status → the lifecycle action it stands for.
         """
         return await hooks.receive(request, token)

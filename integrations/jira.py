@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import jira
 import pydantic
@@ -38,6 +38,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from integrations.http_retry import parse_retry_after
+from integrations.jira_fields import FieldIds
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,26 @@ SUMMARY_MAX = 255
 T = TypeVar("T")
 
 
+JiraAuth = Literal["cloud", "datacenter"]
+
+
 class JiraConfig(pydantic.BaseModel):
+    """One Jira project on one site, and how to log in to that site.
+
+    `auth` picks the credential form: Jira Cloud takes the account's email address (`user`) and
+    an API token as HTTP basic auth; Jira Data Center takes a personal access token as a Bearer
+    token, and `user` is then unused.
+    """
+
     url: str
-    user: str
+    user: str = ""
     token: pydantic.SecretStr
+    auth: JiraAuth = "cloud"
     project: str = "SEC"
     issue_type: str = "Incident"
+    custom_fields: dict[str, Any] = pydantic.Field(
+        default_factory=dict, description="Set on every issue created, e.g. customfield_10050"
+    )
     # Kept short: an activity must fail fast and let Temporal retry, not hang on a slow Jira.
     timeout_seconds: float = 10.0
     retry_attempts: int = pydantic.Field(3, ge=1)
@@ -154,6 +169,8 @@ class JiraGateway:
         self._config = config
         self._client: jira.JIRA | None = None
         self._client_lock = threading.Lock()
+        # Custom fields are configured by name; their ids are this instance's (jira_fields.py).
+        self.fields = FieldIds(lambda: self._call("read fields", lambda client: client.fields()))
 
     @property
     def config(self) -> JiraConfig:
@@ -166,11 +183,17 @@ class JiraGateway:
         # worker must start even while Jira is unreachable.
         with self._client_lock:
             if self._client is None:
+                secret = self._config.token.get_secret_value()
+                credentials: dict[str, Any] = (
+                    {"token_auth": secret}
+                    if self._config.auth == "datacenter"
+                    else {"basic_auth": (self._config.user, secret)}
+                )
                 self._client = jira.JIRA(
                     server=self._config.url,
-                    basic_auth=(self._config.user, self._config.token.get_secret_value()),
                     timeout=self._config.timeout_seconds,
                     max_retries=0,
+                    **credentials,
                 )
             return self._client
 
@@ -208,6 +231,10 @@ class JiraGateway:
             return retrying(lambda: operation(self._jira()))
         except (jira.JIRAError, requests.RequestException) as exc:
             raise _translate(exc) from None
+
+    def call(self, what: str, operation: Callable[[jira.JIRA], T]) -> T:
+        """One unit of retry for modules that add operations (write-back, links, search)."""
+        return self._call(what, operation)
 
     # -- look-ups --------------------------------------------------------------------------------
 
@@ -289,6 +316,7 @@ class JiraGateway:
                         "summary": _clean_summary(summary),
                         "description": description,
                         "labels": list(dict.fromkeys(wanted)),
+                        **self._config.custom_fields,
                     },
                     prefetch=False,
                 )

@@ -86,10 +86,18 @@ class Mailer:
         return self._config.sender
 
     def compose(
-        self, *, to: str, to_name: str, subject: str, body: str, message_id: str
+        self,
+        *,
+        to: str,
+        to_name: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        sender: tuple[str | None, str] | None = None,
     ) -> EmailMessage:
+        """`sender` (name, address) overrides the configured From, e.g. per client."""
         message = EmailMessage()
-        message["From"] = self._config.sender
+        message["From"] = formataddr(sender) if sender is not None else self._config.sender
         message["To"] = formataddr((to_name, to))
         message["Subject"] = subject
         message["Message-ID"] = message_id

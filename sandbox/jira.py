@@ -11,6 +11,11 @@ are in `sandbox.jira_render`, the JQL subset in `sandbox.jira_jql`, injected fau
 It reports `deploymentType: "Cloud"`, because that is what production runs against. The library
 therefore searches with the enhanced `/rest/api/2/search/jql` endpoint (`nextPageToken` paging);
 the retired `/rest/api/2/search` answers 410 Gone here, as it does on Jira Cloud today.
+With `--flavour datacenter` it imitates Jira Data Center instead: `deploymentType: "Server"`,
+personal access tokens accepted as `Authorization: Bearer` (besides basic auth), the classic
+`/rest/api/2/search` with `startAt`/`total` paging and no `/search/jql`, and `myself` naming the
+user by `name`/`key`. The Cloud flavour refuses Bearer tokens, as Jira Cloud does for anything but
+OAuth 2.0 apps.
 
 Jira routes (all under /rest/api/2, HTTP basic auth required, errors in Jira's
 `{"errorMessages": [...], "errors": {...}}` shape):
@@ -34,8 +39,10 @@ API sends Jira Cloud's webhook events (`jira:issue_created`, `jira:issue_updated
 `changelog`, `comment_created`, `jira:issue_deleted`) to every registered URL, signed with its
 secret, asynchronously and with retries (`sandbox.jira_webhooks`).
 
-Workflow: "To Do" (status 10000) → "In Progress" (10001) → "Done" (10002); every status can move
-to every other one through transitions 11 / 21 / 31, named after their target status.
+Workflow: "To Do" (status 10000) → "In Progress" (10001) → "Done" (10002), and the incident
+lifecycle's "Validated", "False Alarm", "Contained", "Resolved", "Closed" (10003-10007); every
+status can move to every other one through transitions 11 / 21 / ... / 81, named after their
+target status.
 
 Sandbox-only routes (no auth, not part of Jira; for tests and humans):
 
@@ -79,7 +86,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import fastapi
 import uvicorn
@@ -88,7 +95,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox import jira_jql
+from sandbox import jira_fields, jira_jql
 from sandbox.jira_faults import FaultInjector, FaultSpec
 from sandbox.jira_render import (
     API,
@@ -123,10 +130,17 @@ SEARCH_MAX_RESULTS = 100
 _NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 _NO_ISSUE = "Issue does not exist or you do not have permission to see it."
 # A person to act as in tests, distinct from the account Incident Desk uses.
-DEFAULT_AGENTS = (SandboxUser("agent", "agent", "Sandbox Agent"),)
+# `client` is someone at the demo client (policies/clients/demo.yaml `jira_users`).
+DEFAULT_AGENTS = (
+    SandboxUser("agent", "agent", "Sandbox Agent"),
+    SandboxUser("client", "client", "Demo Client Security"),
+)
 
 
 # -- errors ---------------------------------------------------------------------------------------
+
+
+Flavour = Literal["cloud", "datacenter"]
 
 
 class JiraJSONResponse(JSONResponse):
@@ -327,17 +341,27 @@ def create_app(
     webhook_urls: Sequence[str] = (),
     webhook_secret: str | None = None,
     webhook_backoff_seconds: float = 0.25,
+    flavour: Flavour = "cloud",
+    custom_fields: Sequence[str] = (),
 ) -> fastapi.FastAPI:
     """Build the stand-in; the SQLite file is opened at startup and closed at shutdown.
 
     Each of `webhook_urls` is registered at startup, signed with `webhook_secret` if given.
+    `custom_fields` are the custom field ids the project's create screen offers (any JSON value
+    is stored as given); Jira refuses any other field, and so does the stand-in.
+    `flavour` picks what it imitates: Jira Cloud (basic auth with an API token only, enhanced
+    search) or Jira Data Center (personal access tokens as Bearer besides basic auth, reports
+    itself as "Server", the classic `/search` with `startAt` paging, users named by `name`).
     """
+    datacenter = flavour == "datacenter"
     cfg = SandboxConfig(
         project_key=project_key.upper(),
         issue_type=issue_type,
         user=user,
         token=token,
         agents=tuple(agents),
+        # The incident fields of docs/jira.md are always there, as on a configured Jira.
+        custom_fields=tuple(dict.fromkeys([*jira_fields.INCIDENT_FIELD_IDS, *custom_fields])),
     )
     faults = FaultInjector()
     holder: dict[str, Any] = {}  # the store and the webhook sender, while running
@@ -428,11 +452,24 @@ def create_app(
     # -- cross-cutting: faults, then authentication ----------------------------------------------
 
     def authenticated(header: str | None) -> str | None:
-        """The user the header proves to be, if any; every user is compared, in constant time."""
-        if not header or not header.lower().startswith("basic "):
+        """The user the header proves to be, if any; every user is compared, in constant time.
+
+        Basic auth everywhere; a Bearer personal access token only on Data Center, as on the
+        real products (Jira Cloud takes Bearer only for OAuth 2.0 apps, which we do not model).
+        Each user's token doubles as their personal access token.
+        """
+        scheme, _, credentials = (header or "").partition(" ")
+        if scheme.lower() == "bearer" and datacenter:
+            presented = credentials.strip().encode()
+            found = None
+            for candidate in cfg.users:
+                if hmac.compare_digest(presented, candidate.token.encode()):
+                    found = candidate.name
+            return found
+        if scheme.lower() != "basic":
             return None
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
         name, _, secret = decoded.partition(":")
@@ -502,9 +539,9 @@ def create_app(
             {
                 "baseUrl": base,
                 "displayUrl": base,
-                "version": "1001.0.0-SNAPSHOT",
-                "versionNumbers": [1001, 0, 0],
-                "deploymentType": "Cloud",
+                "version": "9.12.0" if datacenter else "1001.0.0-SNAPSHOT",
+                "versionNumbers": [9, 12, 0] if datacenter else [1001, 0, 0],
+                "deploymentType": "Server" if datacenter else "Cloud",
                 "buildNumber": 100292,
                 "buildDate": "2026-11-01T00:00:00.000+0000",
                 "serverTime": jira_time(now_utc()),
@@ -516,9 +553,22 @@ def create_app(
 
     @app.get(f"{API}/myself")
     async def myself(request: Request) -> Response:
+        name = actor(request)
+        user = (
+            {  # Data Center names users by name and key; it has no accountId
+                "self": f"{_base(request)}{API}/user?username={name}",
+                "key": name,
+                "name": name,
+                "displayName": cfg.display_name(name),
+                "active": True,
+                "timeZone": "UTC",
+            }
+            if datacenter
+            else user_json(_base(request), name, cfg.display_name(name))
+        )
         return JiraJSONResponse(
             {
-                **user_json(_base(request), actor(request), cfg.display_name(actor(request))),
+                **user,
                 "locale": "en_US",
                 "groups": {"size": 1, "items": []},
                 "applicationRoles": {"size": 1, "items": []},
@@ -528,7 +578,7 @@ def create_app(
 
     @app.get(f"{API}/field")
     async def fields() -> Response:
-        return JiraJSONResponse(fields_json())
+        return JiraJSONResponse(fields_json() + jira_fields.fields_json(cfg.custom_fields))
 
     @app.get(f"{API}/issuetype")
     async def issue_types(request: Request) -> Response:
@@ -577,7 +627,8 @@ def create_app(
         if "summary" not in fields and "summary" not in (body.get("update") or {}):
             errors["summary"] = "You must specify a summary of the issue."
 
-        rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+        custom = {k: v for k, v in fields.items() if k in cfg.custom_fields}
+        rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", *custom)}
         edit, edit_errors = _parse_edit(rest, body.get("update"), [], allowed_extra=frozenset())
         errors.update(edit_errors)
 
@@ -602,6 +653,7 @@ def create_app(
             labels=edit.labels or [],
             reporter=actor(request),
             properties=properties,
+            custom_fields=custom,
         )
         for comment in edit.comments or []:
             store().add_comment(issue.id, comment, actor(request))
@@ -618,17 +670,83 @@ def create_app(
         params = request.query_params
         wanted = field_selector(params.getlist("fields"), "*all")
         props = property_selector(params.getlist("properties"))
-        return JiraJSONResponse(issue_json(_base(request), cfg, issue, wanted, props))
+        body = issue_json(_base(request), cfg, issue, wanted, props)
+        if wanted("issuelinks"):
+            body["fields"]["issuelinks"] = issue_links(_base(request), issue)
+        return JiraJSONResponse(body)
+
+    def issue_links(base: str, issue: Issue) -> list[dict[str, Any]]:
+        out = []
+        for link_id, type_id, inward_id, outward_id in store().links_of(issue.id):
+            other = store().get_issue(str(outward_id if inward_id == issue.id else inward_id))
+            if other is None:
+                continue
+            side = "outwardIssue" if inward_id == issue.id else "inwardIssue"
+            out.append(
+                {
+                    "id": str(link_id),
+                    "self": f"{base}{API}/issueLink/{link_id}",
+                    "type": jira_fields.link_type_json(base, type_id),
+                    side: {
+                        "id": str(other.id),
+                        "key": other.key,
+                        "self": f"{base}{API}/issue/{other.id}",
+                        "fields": {
+                            "summary": other.summary,
+                            "status": status_json(base, other.status),
+                        },
+                    },
+                }
+            )
+        return out
+
+    @app.get(f"{API}/issueLinkType")
+    async def issue_link_types(request: Request) -> Response:
+        base = _base(request)
+        types = [jira_fields.link_type_json(base, t[0]) for t in jira_fields.LINK_TYPES]
+        return JiraJSONResponse({"issueLinkTypes": types})
+
+    @app.post(f"{API}/issueLink")
+    async def create_issue_link(request: Request) -> Response:
+        body = await _json_object(request)
+        kind = body.get("type") if isinstance(body.get("type"), dict) else {}
+        type_id = jira_fields.link_type_named(str(kind.get("name", ""))) or (
+            str(kind.get("id"))
+            if str(kind.get("id")) in {t[0] for t in jira_fields.LINK_TYPES}
+            else None
+        )
+        if type_id is None:
+            raise JiraApiError(404, [f"No issue link type with name '{kind.get('name')}' found."])
+        ends = []
+        for side in ("inwardIssue", "outwardIssue"):
+            ref = body.get(side) if isinstance(body.get(side), dict) else {}
+            ends.append(load_issue(str(ref.get("key") or ref.get("id") or "")))
+        store().add_link(type_id, ends[0].id, ends[1].id)
+        return Response(status_code=201)
 
     @app.put(API + "/issue/{issue_id_or_key}")
     async def edit_issue(request: Request, issue_id_or_key: str) -> Response:
         issue = load_issue(issue_id_or_key)
         body = await _json_object(request)
+        given = body.get("fields")
+        custom = (
+            {k: v for k, v in given.items() if k in cfg.custom_fields}
+            if isinstance(given, dict)
+            else {}
+        )
+        rest = (
+            {k: v for k, v in given.items() if k not in custom}
+            if isinstance(given, dict)
+            else given
+        )
         edit, errors = _parse_edit(
-            body.get("fields"), body.get("update"), issue.labels, allowed_extra=frozenset()
+            rest, body.get("update"), issue.labels, allowed_extra=frozenset()
         )
         if errors:
             raise JiraApiError(400, errors=errors)
+        custom = {k: v for k, v in custom.items() if issue.custom_fields.get(k) != v}
+        if custom:
+            store().set_custom_fields(issue.id, custom)
         added = store().update_issue(
             issue.id,
             summary=edit.summary,
@@ -637,7 +755,9 @@ def create_app(
             labels=edit.labels,
             comments=[(c, actor(request)) for c in edit.comments or []],
         )
-        items = _edit_changes(issue, edit)
+        items = _edit_changes(issue, edit) + [
+            jira_fields.field_change(k, issue.custom_fields.get(k), v) for k, v in custom.items()
+        ]
         if items:
             emit_issue(
                 request,
@@ -852,7 +972,10 @@ def create_app(
         max_results: int,
         fields: list[str],
         properties: list[str],
+        start_at: int | None = None,
     ) -> dict[str, Any]:
+        """Enhanced search (`nextPageToken`), or Data Center's classic one when `start_at` is
+        given (`startAt`, `maxResults`, `total`)."""
         try:
             query = jira_jql.parse(jql)
         except jira_jql.JqlError as exc:
@@ -885,9 +1008,18 @@ def create_app(
         except (ValueError, binascii.Error):
             raise JiraApiError(400, ["The nextPageToken is invalid or has expired."]) from None
         limit = max(1, min(max_results, SEARCH_MAX_RESULTS))
+        if start_at is not None:
+            offset = start_at
         page = matching[offset : offset + limit]
         wanted = field_selector(fields, "id")
         props = property_selector(properties)
+        if start_at is not None:
+            return {
+                "startAt": start_at,
+                "maxResults": limit,
+                "total": len(matching),
+                "issues": [issue_json(base, cfg, i, wanted, props) for i in page],
+            }
         result: dict[str, Any] = {
             "issues": [issue_json(base, cfg, i, wanted, props) for i in page],
             "isLast": offset + limit >= len(matching),
@@ -900,6 +1032,8 @@ def create_app(
 
     @app.get(f"{API}/search/jql")
     async def search_get(request: Request) -> Response:
+        if datacenter:  # Data Center has only the classic search
+            raise JiraApiError(404, [f"No such resource: {request.url.path}"])
         params = request.query_params
         return JiraJSONResponse(
             run_search(
@@ -914,6 +1048,8 @@ def create_app(
 
     @app.post(f"{API}/search/jql")
     async def search_post(request: Request) -> Response:
+        if datacenter:
+            raise JiraApiError(404, [f"No such resource: {request.url.path}"])
         body = await _json_object(request)
         max_results = body.get("maxResults", 50)
         if not isinstance(max_results, int) or max_results < 0:
@@ -934,7 +1070,32 @@ def create_app(
         )
 
     @app.api_route(f"{API}/search", methods=["GET", "POST"])
-    async def search_removed() -> Response:
+    async def search_classic(request: Request) -> Response:
+        if datacenter:
+            if request.method == "POST":
+                body = await _json_object(request)
+                jql, start = str(body.get("jql") or ""), body.get("startAt", 0)
+                limit, fields = body.get("maxResults", 50), body.get("fields") or []
+                properties = body.get("properties") or []
+                if not isinstance(start, int) or not isinstance(limit, int) or start < 0:
+                    raise JiraApiError(400, ["startAt and maxResults must be integers."])
+            else:
+                params = request.query_params
+                jql, start = params.get("jql", ""), _int_param(request, "startAt", 0)
+                limit = _int_param(request, "maxResults", 50)
+                fields = [f for v in params.getlist("fields") for f in v.split(",")]
+                properties = [p for v in params.getlist("properties") for p in v.split(",")]
+            return JiraJSONResponse(
+                run_search(
+                    _base(request),
+                    jql,
+                    token=None,
+                    max_results=limit,
+                    fields=[str(f) for f in fields],
+                    properties=[str(p) for p in properties],
+                    start_at=start,
+                )
+            )
         return jira_error(
             410,
             [
@@ -960,6 +1121,8 @@ def create_app(
                 "status": issue.status.name,
                 "labels": issue.labels,
                 "properties": issue.properties,
+                "custom_fields": issue.custom_fields,
+                "project": issue.project_key,
                 "comments": [
                     {"id": str(c.id), "body": c.body, "created": jira_time(c.created)}
                     for c in issue.comments
@@ -1067,7 +1230,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project", default="SEC", help="project key (default SEC)")
     parser.add_argument("--issue-type", default="Incident")
     parser.add_argument("--user", default="sandbox")
-    parser.add_argument("--token", default="sandbox")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("JIRA_TOKEN") or "sandbox",
+        help="the main user's API token, on Data Center also their personal access token "
+        "(default: $JIRA_TOKEN, which keeps it off the command line)",
+    )
+    parser.add_argument(
+        "--flavour",
+        choices=("cloud", "datacenter"),
+        default="cloud",
+        help="imitate Jira Cloud (default) or Jira Data Center (Bearer PATs, classic search)",
+    )
     parser.add_argument(
         "--webhook-url",
         action="append",
@@ -1080,6 +1254,12 @@ def main(argv: list[str] | None = None) -> None:
         help="sign the --webhook-url deliveries with this secret "
         "(default: $JIRA_WEBHOOK_SECRET, which keeps it off the command line)",
     )
+    parser.add_argument(
+        "--custom-field",
+        action="append",
+        default=[],
+        help="a custom field id the create screen offers, e.g. customfield_10050 (repeatable)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     app = create_app(
@@ -1090,6 +1270,8 @@ def main(argv: list[str] | None = None) -> None:
         issue_type=args.issue_type,
         webhook_urls=args.webhook_url,
         webhook_secret=args.webhook_secret,
+        flavour=args.flavour,
+        custom_fields=args.custom_field,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 

@@ -37,6 +37,7 @@ class SandboxConfig:
     user: str
     token: str = field(repr=False)
     agents: tuple[SandboxUser, ...] = ()
+    custom_fields: tuple[str, ...] = ()  # ids settable on create, e.g. customfield_10050
 
     @property
     def project_name(self) -> str:
@@ -216,6 +217,7 @@ def issue_json(
             "total": len(comments),
             "startAt": 0,
         },
+        **{f: issue.custom_fields.get(f) for f in cfg.custom_fields},
     }
     out: dict[str, Any] = {
         "expand": _ISSUE_EXPAND,

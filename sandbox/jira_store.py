@@ -48,6 +48,18 @@ CREATE TABLE IF NOT EXISTS comments (
     created TEXT NOT NULL,
     updated TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custom_fields (
+    issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (issue_id, field)
+);
+CREATE TABLE IF NOT EXISTS issue_links (
+    id INTEGER PRIMARY KEY,
+    type_id TEXT NOT NULL,
+    inward_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+    outward_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS properties (
     issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
@@ -74,8 +86,9 @@ class Status:
     description: str
 
 
-# The three-step workflow of a Jira "simplified" project. Ids are fixed so that clients may cache
-# them across restarts, as they can with a real instance.
+# The three-step workflow of a Jira "simplified" project, plus the statuses of the incident
+# lifecycle. Ids are fixed so that clients may cache them across restarts, as they can with a
+# real instance.
 WORKFLOW: tuple[Status, ...] = (
     Status("10000", "To Do", 2, "new", "blue-gray", "To Do", "11", "Work that has not started."),
     Status(
@@ -89,6 +102,16 @@ WORKFLOW: tuple[Status, ...] = (
         "The issue is being worked on.",
     ),
     Status("10002", "Done", 3, "done", "green", "Done", "31", "Work on the issue is complete."),
+    # Incident Desk's lifecycle (intake/jira_transitions.py maps these to incident actions).
+    Status(
+        "10003", "Validated", 4, "indeterminate", "yellow", "In Progress", "41", "A real incident."
+    ),
+    Status("10004", "False Alarm", 3, "done", "green", "Done", "51", "Not an incident."),
+    Status(
+        "10005", "Contained", 4, "indeterminate", "yellow", "In Progress", "61", "Harm stopped."
+    ),
+    Status("10006", "Resolved", 4, "indeterminate", "yellow", "In Progress", "71", "In review."),
+    Status("10007", "Closed", 3, "done", "green", "Done", "81", "Reviewed and closed."),
 )
 INITIAL_STATUS = WORKFLOW[0]
 
@@ -133,6 +156,7 @@ class Issue:
     resolution_date: datetime | None
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
@@ -204,6 +228,7 @@ class JiraStore:
         labels: list[str],
         reporter: str,
         properties: dict[str, Any] | None = None,
+        custom_fields: dict[str, Any] | None = None,
     ) -> Issue:
         created = now_utc()
         with self._tx() as conn:
@@ -233,6 +258,11 @@ class JiraStore:
                 conn.execute(
                     "INSERT INTO properties(issue_id, key, value) VALUES (?, ?, ?)",
                     (issue_id, prop_key, json.dumps(value)),
+                )
+            for field_id, value in (custom_fields or {}).items():
+                conn.execute(
+                    "INSERT INTO custom_fields(issue_id, field, value) VALUES (?, ?, ?)",
+                    (issue_id, field_id, json.dumps(value)),
                 )
         issue = self.get_issue(key)
         assert issue is not None
@@ -276,6 +306,13 @@ class JiraStore:
                 "SELECT * FROM comments WHERE issue_id = ? ORDER BY id", (issue_id,)
             )
         ]
+        custom = {
+            r["field"]: json.loads(r["value"])
+            for r in self._conn.execute(
+                "SELECT field, value FROM custom_fields WHERE issue_id = ? ORDER BY field",
+                (issue_id,),
+            )
+        }
         return Issue(
             id=issue_id,
             key=row["key"],
@@ -292,6 +329,7 @@ class JiraStore:
             resolution_date=_dt(row["resolution_date"]),
             properties=props,
             comments=comments,
+            custom_fields=custom,
         )
 
     def update_issue(
@@ -327,6 +365,39 @@ class JiraStore:
                 added.append(Comment(comment_id, issue_id, body, author, when, when))
             conn.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
         return added
+
+    def set_custom_fields(self, issue_id: int, values: dict[str, Any]) -> None:
+        """Set (or, with None, clear) custom field values."""
+        with self._tx() as conn:
+            for field_id, value in values.items():
+                conn.execute(
+                    "DELETE FROM custom_fields WHERE issue_id = ? AND field = ?",
+                    (issue_id, field_id),
+                )
+                if value is not None:
+                    conn.execute(
+                        "INSERT INTO custom_fields(issue_id, field, value) VALUES (?, ?, ?)",
+                        (issue_id, field_id, json.dumps(value)),
+                    )
+            conn.execute("UPDATE issues SET updated = ? WHERE id = ?", (_ts(now_utc()), issue_id))
+
+    def add_link(self, type_id: str, inward_id: int, outward_id: int) -> int:
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO issue_links(type_id, inward_id, outward_id) VALUES (?, ?, ?)",
+                (type_id, inward_id, outward_id),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def links_of(self, issue_id: int) -> list[tuple[int, str, int, int]]:
+        """(link id, type id, inward issue id, outward issue id) touching the issue."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, type_id, inward_id, outward_id FROM issue_links "
+                "WHERE inward_id = ? OR outward_id = ? ORDER BY id",
+                (issue_id, issue_id),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def set_status(
         self, issue_id: int, status: Status, *, comments: list[tuple[str, str]] | None = None

@@ -148,6 +148,18 @@ class PagerDutyStore(SqliteStore):
             (pending,) = db.execute("SELECT COALESCE(SUM(remaining), 0) FROM faults").fetchone()
             return int(pending)
 
+    def pending_faults(self) -> int:
+        with self._lock:
+            (pending,) = self._db.execute(
+                "SELECT COALESCE(SUM(remaining), 0) FROM faults"
+            ).fetchone()
+        return int(pending)
+
+    def clear_faults(self) -> None:
+        """Ends a staged outage at a moment of the test's choosing (a large count, then this)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM faults")
+
     def record(self, path: str, dedup_key: str | None, body: dict[str, Any]) -> None:
         received_at = _now()
         with self._transaction() as db:
@@ -537,6 +549,14 @@ def create_app(db_path: Path, webhook: Webhook | None = None) -> FastAPI:
     async def add_fault(fault: Fault) -> dict[str, int]:
         pending = await run_in_threadpool(store.add_fault, fault)
         return {"pending": pending}
+
+    @app.get("/sandbox/faults")
+    async def pending_faults() -> dict[str, int]:
+        return {"pending": await run_in_threadpool(store.pending_faults)}
+
+    @app.delete("/sandbox/faults", status_code=204)
+    async def clear_faults() -> None:
+        await run_in_threadpool(store.clear_faults)
 
     return app
 

@@ -9,6 +9,10 @@ second delivery with the same Message-ID, which is how a duplicate is recognised
 
     GET /sandbox/messages            every message, newest first (?to= filters by recipient)
     GET /sandbox/messages/{id}/raw   one message as received (RFC 5322)
+    POST /sandbox/faults             refuse the next `count` messages with an SMTP reply code
+                                     ({"code": 451, "count": 3}); 4xx is "try later", 5xx final
+    GET /sandbox/faults              how many refusals are still staged
+    DELETE /sandbox/faults           stop refusing (ends a staged outage)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 
 class MessageStore:
@@ -99,22 +104,70 @@ def _text(raw: bytes) -> str:
     return body.get_content().replace("\r\n", "\n") if body is not None else ""
 
 
-class _Keep:
-    """aiosmtpd handler: every DATA is kept, then answered 250."""
+class Fault(BaseModel):
+    """A mail server that refuses for a while: 421/451/452 (transient) or 550/554 (permanent)."""
 
-    def __init__(self, store: MessageStore) -> None:
+    code: int = Field(451, ge=400, le=599)
+    count: int = Field(1, ge=1)
+
+
+class Faults:
+    """Refusals staged by a test, taken one per message at the end of DATA (nothing is kept)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._staged: list[list[int]] = []
+
+    def add(self, fault: Fault) -> int:
+        with self._lock:
+            self._staged.append([fault.code, fault.count])
+            return self._pending()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if not self._staged:
+                return None
+            code = self._staged[0][0]
+            self._staged[0][1] -= 1
+            if self._staged[0][1] == 0:
+                self._staged.pop(0)
+            return code
+
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending()
+
+    def _pending(self) -> int:
+        return sum(count for _, count in self._staged)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._staged.clear()
+
+
+class _Keep:
+    """aiosmtpd handler: every DATA is kept, then answered 250, unless a fault is staged."""
+
+    def __init__(self, store: MessageStore, faults: Faults) -> None:
         self._store = store
+        self._faults = faults
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        code = self._faults.take()
+        if code is not None:
+            kind = "4.3.0 Try again later" if code < 500 else "5.7.1 Refused"
+            return f"{code} {kind} (sandbox fault)"
         raw = envelope.original_content or b""
         self._store.add(str(envelope.mail_from), list(envelope.rcpt_tos), raw)
         return "250 Message accepted for delivery"
 
 
 def create_app(store: MessageStore, host: str, smtp_port: int) -> FastAPI:
+    faults = Faults()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        controller = Controller(_Keep(store), hostname=host, port=smtp_port)
+        controller = Controller(_Keep(store, faults), hostname=host, port=smtp_port)
         controller.start()
         try:
             yield
@@ -135,6 +188,18 @@ def create_app(store: MessageStore, host: str, smtp_port: int) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no message {message}")
         return PlainTextResponse(found.decode("utf-8", errors="replace"))
+
+    @app.post("/sandbox/faults", status_code=201)
+    async def add_fault(fault: Fault) -> dict[str, int]:
+        return {"pending": faults.add(fault)}
+
+    @app.get("/sandbox/faults")
+    async def pending_faults() -> dict[str, int]:
+        return {"pending": faults.pending()}
+
+    @app.delete("/sandbox/faults", status_code=204)
+    async def clear_faults() -> None:
+        faults.clear()
 
     return app
 

@@ -8,7 +8,9 @@ with the message ids as the evidence.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -32,16 +34,35 @@ with workflow.unsafe.imports_passed_through():
 NOTIFIER = "incident-desk"
 
 
+class NoticeCarry(BaseModel):
+    """Where the chase for the client's acknowledgement stood: the step it waits to take (0:
+    remind, 1: alternates, 2: account manager) and since when; None when not chasing."""
+
+    step: int | None = None
+    since: datetime | None = None
+
+
 class ClientNotice:
     def __init__(self, ctx: IncidentContext, clocks: ReportingClocks) -> None:
         self._ctx = ctx
         self._clocks = clocks
         self._task: asyncio.Task[None] | None = None
+        self._chasing: NoticeCarry = NoticeCarry()
 
     def start(self, policy: ClientPolicy) -> None:
         """Its own task: the escalation chain keeps its timers while the client is told and
         chased."""
         self._task = asyncio.create_task(self._notify(policy))
+
+    def snapshot(self) -> NoticeCarry:
+        return self._chasing
+
+    def resume(self, carried: NoticeCarry, policy: ClientPolicy) -> None:
+        """Chase on from the step a continued run had reached, on the same instants."""
+        if carried.step is None or carried.since is None:
+            return
+        contacts = [_recipient(c) for c in policy.contacts]
+        self._task = asyncio.create_task(self._chase(policy, contacts, carried.step, carried.since))
 
     def acknowledged(self) -> bool:
         sent = self._ctx.view.client_notification
@@ -80,6 +101,13 @@ class ClientNotice:
     async def _notify(self, policy: ClientPolicy) -> None:
         """Tell the client's security contacts, prove it (the contract stage is done with the
         message ids as its reference), then chase the acknowledgement step by step."""
+        with self._ctx.effect():
+            contacts = await self._notified(policy)
+        if contacts:
+            await self._chase(policy, contacts)
+
+    async def _notified(self, policy: ClientPolicy) -> list[Recipient]:
+        """The first notice; the contacts to chase, none when nobody could be told."""
         contacts = [_recipient(c) for c in policy.contacts]
         if not contacts:
             # Timeline only: the contract clock, if there is one, reminds the agents in Jira.
@@ -87,16 +115,16 @@ class ClientNotice:
                 "client_not_notified",
                 "The client policy names no security contacts: nobody at the client was emailed",
             )
-            return
+            return []
         self._ctx.view.client_notification = ClientNotification(
             recipients=[c.email for c in contacts]
         )
         sent = await self._send_notices(policy, notification.NOTIFICATION, contacts)
         if not sent:
-            return
+            return []
         await self._contract_notified(policy, sent)
         await self._ctx.comment(f"Client notified: {notification.contact_label(contacts)}")
-        await self._chase(policy, contacts)
+        return contacts
 
     async def _send_notices(
         self, policy: ClientPolicy, kind: str, recipients: list[Recipient]
@@ -120,6 +148,7 @@ class ClientNotice:
                         purpose=kind,
                         recipient=recipient,
                         content=content,
+                        client=view.client,
                     ),
                     start_to_close_timeout=EFFECT_TIMEOUT,
                     schedule_to_close_timeout=NOTICE_DEADLINE,
@@ -177,9 +206,15 @@ class ClientNotice:
             return
         await self._clocks.stage_done(clock, stage, NOTIFIER, ", ".join(n.message_id for n in sent))
 
-    async def _chase(self, policy: ClientPolicy, contacts: list[Recipient]) -> None:
+    async def _chase(
+        self,
+        policy: ClientPolicy,
+        contacts: list[Recipient],
+        first: int = 0,
+        since: datetime | None = None,
+    ) -> None:
         """Each wait is a durable timer named for what follows it, so the history reads as the
-        escalation it is."""
+        escalation it is. A continued run starts at step `first`, waiting since `since`."""
         terms = policy.client_ack
         steps = [
             (terms.remind_after, "reminder to the same contacts"),
@@ -187,33 +222,43 @@ class ClientNotice:
             (terms.escalate_after, f"alert {terms.account_manager}"),
         ]
         for number, (wait, then) in enumerate(steps):
+            if number < first:
+                continue
+            started = since if number == first and since is not None else workflow.now()
+            self._chasing = NoticeCarry(step=number, since=started)
+            left = started + wait - workflow.now()
             try:
-                await workflow.wait_condition(
-                    self.acknowledged,
-                    timeout=wait,
-                    timeout_summary=f"Client acknowledgement — {then} after "
-                    f"{escalation.format_duration(wait)}",
-                )
-                return
+                if left > timedelta(0):
+                    await workflow.wait_condition(
+                        self.acknowledged,
+                        timeout=left,
+                        timeout_summary=f"Client acknowledgement — {then} after "
+                        f"{escalation.format_duration(wait)}",
+                    )
+                    self._chasing = NoticeCarry()
+                    return
             except TimeoutError:
                 pass
             if self.acknowledged():
+                self._chasing = NoticeCarry()
                 return
-            self._ctx.record(
-                "client_ack_timeout",
-                f"No acknowledgement from the client within "
-                f"{escalation.format_duration(wait)}; next: {then}",
-            )
-            if number == 0:
-                if await self._send_notices(policy, notification.REMINDER, contacts):
-                    await self._ctx.comment(
-                        "Client has not acknowledged; reminder sent to "
-                        f"{notification.contact_label(contacts)}"
-                    )
-            elif number == 1:
-                await self._notify_alternates(policy)
-            else:
-                await self._alert_account_manager(policy)
+            with self._ctx.effect():
+                self._ctx.record(
+                    "client_ack_timeout",
+                    f"No acknowledgement from the client within "
+                    f"{escalation.format_duration(wait)}; next: {then}",
+                )
+                if number == 0:
+                    if await self._send_notices(policy, notification.REMINDER, contacts):
+                        await self._ctx.comment(
+                            "Client has not acknowledged; reminder sent to "
+                            f"{notification.contact_label(contacts)}"
+                        )
+                elif number == 1:
+                    await self._notify_alternates(policy)
+                else:
+                    await self._alert_account_manager(policy)
+        self._chasing = NoticeCarry()
 
     async def _notify_alternates(self, policy: ClientPolicy) -> None:
         alternates = [_recipient(c) for c in policy.client_ack.alternate_contacts]

@@ -7,6 +7,8 @@ without reaching back into the workflow.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from temporalio import workflow
@@ -16,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.paging import PagingActivities
     from incidents import clocks, notices
     from incidents.lifecycle import IncidentState, IncidentView, TimelineEntry
+    from workflows.jira_sync import TicketWriteBack
     from workflows.names import IncidentSearchAttribute as SA
     from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
 
@@ -26,6 +29,33 @@ class IncidentContext:
         # Set once the reporting clocks are armed; only then are their search attributes shown.
         self.clocks_on = False
         self._published: dict[SA, object] = {}
+        # Every patch decision of the incident, carried into the next run when it continues as
+        # new: a fresh history has no markers, so `workflow.patched` would say True to all.
+        self.patches: dict[str, bool] = {}
+        # Background work in the middle of an effect (an activity on its way): a run only
+        # continues as new when this is zero, so no effect is cut in half.
+        self._effects = 0
+        # The Jira issue shows what is published here (labels, next deadline, property).
+        self.jira = TicketWriteBack(view, self.patched)
+
+    def patched(self, patch_id: str) -> bool:
+        """`workflow.patched`, remembered for the runs this incident continues into."""
+        if patch_id not in self.patches:
+            self.patches[patch_id] = workflow.patched(patch_id)
+        return self.patches[patch_id]
+
+    @contextmanager
+    def effect(self) -> Iterator[None]:
+        """Mark background work that must finish before the run may continue as new."""
+        self._effects += 1
+        try:
+            yield
+        finally:
+            self._effects -= 1
+
+    def idle(self) -> bool:
+        """No background effect under way: every helper task waits on a timer or a condition."""
+        return self._effects == 0 and self.jira.idle()
 
     def acknowledged(self) -> bool:
         return self.view.acknowledged_by is not None
@@ -67,6 +97,7 @@ class IncidentContext:
             workflow.upsert_search_attributes(changed)
             self._published.update(values)
         self.show_details()
+        self.jira.note()
 
     def show_details(self) -> None:
         # Metadata, not a command: refreshing it never changes what replay expects.
@@ -78,7 +109,7 @@ class IncidentContext:
             return
         await workflow.execute_activity_method(
             JiraActivities.comment_jira_ticket,
-            CommentRequest(key=self.view.jira_key, body=body),
+            CommentRequest(key=self.view.jira_key, body=body, client=self.view.client),
             start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Comment on {self.view.jira_key}",

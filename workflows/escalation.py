@@ -3,10 +3,16 @@
 The chain is walked level by level with a durable timer per level, so a deadline holds across
 worker restarts. Pages already sent stay open when the next level is paged: whoever acts first
 counts, and every open page is acknowledged and later resolved together.
+
+A level's timer starts as soon as its page is out. What follows a page (the level's Jira comment,
+and after the first page the reporting clocks and the client notice) runs beside the timer, one
+thing after another in the order of the pages, so a Jira outage delays the comments but never the
+next level (runs from before `page-timer-first` waited for each comment first).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -19,12 +25,16 @@ with workflow.unsafe.imports_passed_through():
     from incidents.lifecycle import IncidentState, Page
     from incidents.policy import ClientPolicy
     from workflows.context import IncidentContext
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, PAGE_TIMER_FIRST_PATCH
 
 
 class Escalation:
     def __init__(self, ctx: IncidentContext) -> None:
         self._ctx = ctx
+        # Whether a level's timer starts before its follow-ups are done (decided per run).
+        self._timer_first = False
+        # The follow-ups of the pages sent so far, chained so they run in the order of the pages.
+        self._follow_ups: asyncio.Task[None] | None = None
 
     async def page_on_call(self, policy: ClientPolicy) -> None:
         """Runs started before the escalation chain page once and wait."""
@@ -56,15 +66,22 @@ class Escalation:
     ) -> None:
         """Page the chain level by level until someone acknowledges or it runs out.
 
-        `after_first_page` runs once the first level is paged and before its timer starts:
-        people first, then whatever else the incident sets going.
+        `after_first_page` runs once the first level is paged (after its Jira comment): people
+        first, then whatever else the incident sets going. It is done when this returns.
         """
+        self._timer_first = self._ctx.patched(PAGE_TIMER_FIRST_PATCH)
+        await self._walk(policy, after_first_page)
+        await self._followed_up()
+
+    async def _walk(
+        self, policy: ClientPolicy, after_first_page: Callable[[], Awaitable[None]] | None
+    ) -> None:
         acknowledged = self._ctx.acknowledged
         steps = escalation.plan(policy, self._ctx.view.severity)
         for step in steps:
             await self._page_step(policy, step)
             if after_first_page is not None and step is steps[0]:
-                await after_first_page()
+                await self._follow_up(after_first_page())
             if acknowledged() or step.ack_timeout is None:
                 return
             try:
@@ -146,15 +163,30 @@ class Escalation:
         if step.targets:
             wait = escalation.format_duration(step.ack_timeout) if step.ack_timeout else "-"
             self._ctx.record("paged", f"{step.label} paged at {view.severity}")
-            await self._ctx.comment(
-                f"{step.label} paged. Escalating to the next level if nobody acknowledges "
-                f"within {wait}."
+            await self._follow_up(
+                self._ctx.comment(
+                    f"{step.label} paged. Escalating to the next level if nobody acknowledges "
+                    f"within {wait}."
+                )
             )
         else:
             self._ctx.record("paged", f"On-call paged at {view.severity}")
-            await self._ctx.comment(
-                "On-call has been paged. Waiting for a responder to acknowledge."
+            await self._follow_up(
+                self._ctx.comment("On-call has been paged. Waiting for a responder to acknowledge.")
             )
+
+    async def _follow_up(self, step: Awaitable[None]) -> None:
+        """Run what follows a page: inline on old runs, else after the earlier follow-ups and
+        beside the level's timer."""
+        if not self._timer_first:
+            await step
+            return
+        self._follow_ups = asyncio.create_task(_after(self._follow_ups, step))
+
+    async def _followed_up(self) -> None:
+        """Every follow-up done: the chain's comments are in before anything later is said."""
+        if self._follow_ups is not None:
+            await self._follow_ups
 
     async def _alert_no_responder(self, policy: ClientPolicy, rounds: int) -> None:
         view = self._ctx.view
@@ -172,6 +204,7 @@ class Escalation:
         self._ctx.record(
             "no_responder", f"Nobody acknowledged after {rounds} round(s); {target} alerted"
         )
+        await self._followed_up()
         await self._ctx.comment(
             f"No responder: nobody acknowledged after {rounds} round(s) of the escalation "
             f"chain. The operations manager ({target}) has been alerted. Pages stay open; "
@@ -198,3 +231,9 @@ class Escalation:
             retry_policy=EFFECT_RETRY,
             summary=summary,
         )
+
+
+async def _after(earlier: asyncio.Task[None] | None, step: Awaitable[None]) -> None:
+    if earlier is not None:
+        await earlier
+    await step

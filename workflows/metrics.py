@@ -27,11 +27,26 @@ from temporalio.worker import (
 
 from workflows.names import IncidentSearchAttribute as SA
 
-__all__ = ["INCIDENTS_OPENED", "TIME_TO_ACK", "TIME_TO_PAGE", "IncidentMetricsInterceptor"]
+__all__ = [
+    "INCIDENTS_OPENED",
+    "TIME_TO_ACK",
+    "TIME_TO_CONTAIN",
+    "TIME_TO_PAGE",
+    "TIME_TO_TRIAGE",
+    "IncidentMetricsInterceptor",
+]
 
 INCIDENTS_OPENED = "incident_desk_incidents_opened"
 TIME_TO_PAGE = "incident_desk_time_to_page"
 TIME_TO_ACK = "incident_desk_time_to_acknowledge"
+TIME_TO_TRIAGE = "incident_desk_time_to_triage"
+TIME_TO_CONTAIN = "incident_desk_time_to_contain"
+# Updates whose first acceptance is a lifecycle milestone: name → (histogram, description).
+_MILESTONES = {
+    "validate": (TIME_TO_TRIAGE, "From intake to the report validated or dismissed"),
+    "mark_false_alarm": (TIME_TO_TRIAGE, "From intake to the report validated or dismissed"),
+    "contain": (TIME_TO_CONTAIN, "From intake to the incident contained"),
+}
 _WORKFLOW_TYPE = "IncidentWorkflow"
 _PAGE_ACTIVITY = "trigger_page"
 _ACK_UPDATE = "acknowledge"
@@ -65,6 +80,7 @@ class _IncidentMetrics(WorkflowInboundInterceptor):
 
     def init(self, outbound: WorkflowOutboundInterceptor) -> None:
         self.first_ack_seen = False
+        self.milestones_seen: set[str] = set()
         super().init(_PageTimer(outbound))
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
@@ -82,6 +98,12 @@ class _IncidentMetrics(WorkflowInboundInterceptor):
             workflow.metric_meter().create_histogram_timedelta(
                 TIME_TO_ACK, "From intake to the first accepted acknowledgement", "duration"
             ).record(_since_start(), _labels())
+        milestone = _MILESTONES.get(input.update)
+        if milestone is not None and milestone[0] not in self.milestones_seen:
+            self.milestones_seen.add(milestone[0])
+            workflow.metric_meter().create_histogram_timedelta(
+                milestone[0], milestone[1], "duration"
+            ).record(_since_start(), _labels())
         return await super().handle_update_handler(input)
 
 
@@ -91,9 +113,16 @@ class _PageTimer(WorkflowOutboundInterceptor):
         self.first_page_seen = False
 
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
-        if input.activity == _PAGE_ACTIVITY and not self.first_page_seen:
+        if input.activity == _PAGE_ACTIVITY and not self.first_page_seen and not _triage(input):
             self.first_page_seen = True
             workflow.metric_meter().create_histogram_timedelta(
                 TIME_TO_PAGE, "From intake to the first page requested", "duration"
             ).record(_since_start(), _labels())
         return super().start_activity(input)
+
+
+def _triage(input: StartActivityInput) -> bool:
+    """The team lead's page for a report left untriaged is not the incident's page."""
+    request = input.args[0] if input.args else None
+    details = getattr(request, "custom_details", None) or {}
+    return details.get("alert") == "triage_sla"

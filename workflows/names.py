@@ -27,6 +27,9 @@ class IncidentSearchAttribute(Enum):
     REGIMES = SearchAttributeKey.for_keyword_list("Regimes")
     NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
     DEADLINE_BREACHED = SearchAttributeKey.for_bool("DeadlineBreached")
+    # Keyed digests of the reporter contact and external reference (incidents/duplicates.py):
+    # set at start by the intake, never raw contact details.
+    REPORT_KEYS = SearchAttributeKey.for_keyword_list("ReportKeys")
 
     @property
     def key(self) -> SearchAttributeKey:

@@ -33,3 +33,19 @@ REPORTING_CLOCKS_PATCH = "reporting-clocks"
 # Runs started after this change email the client's security contacts once the clocks are armed
 # and chase their acknowledgement.
 CLIENT_NOTIFICATION_PATCH = "client-notification"
+# Runs started after this change wait in TRIAGE for an agent to validate the report or dismiss it
+# as a false alarm (with a triage SLA), track containment, and after resolution wait in REVIEW
+# for the post-incident review before closing. Decided once, when the run starts.
+VALIDATION_STAGE_PATCH = "validation-stage"
+# Runs started after this change remind the incident owner when no stakeholder update was posted
+# within the client's status-update interval (workflows/cadence.py).
+STATUS_CADENCE_PATCH = "status-cadence"
+# Runs started after this change start a level's ack timer as soon as its page is out; the
+# level's Jira comment (and the obligations set going after the first page) run beside it, so a
+# Jira outage cannot hold the next level back.
+PAGE_TIMER_FIRST_PATCH = "page-timer-first"
+# Runs started after this change wait for the Jira issue to show the final state before ending.
+JIRA_FINAL_STATE_PATCH = "jira-final-state"
+# Runs started after this change continue as new at the lifecycle's long waits when the history
+# grows long (workflows/carry_over.py); older runs keep their single history.
+CONTINUE_AS_NEW_PATCH = "continue-as-new"

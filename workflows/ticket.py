@@ -31,6 +31,7 @@ class JiraTicket:
                         report, view.incident_id, view.received_at.isoformat()
                     ),
                     labels=["incident-desk", f"client-{report.client}"],
+                    client=view.client,
                 ),
                 start_to_close_timeout=EFFECT_TIMEOUT,
                 schedule_to_close_timeout=TICKET_DEADLINE,
@@ -54,7 +55,7 @@ class JiraTicket:
             return
         await workflow.execute_activity_method(
             JiraActivities.transition_jira_ticket,
-            TransitionRequest(key=key, status=DONE_STATUS),
+            TransitionRequest(key=key, status=DONE_STATUS, client=self._ctx.view.client),
             start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Move {key} to {DONE_STATUS}",

@@ -339,6 +339,8 @@ def test_sop_show_json_and_fallback_note(app: typer.Typer, tmp_path: Path) -> No
         "section": "questions",
         "text": "¿Hizo clic en el enlace?",
         "required": True,
+        "gate": "contain",
+        "fact": None,
         "language": "es",
         "source": "sop",
     }

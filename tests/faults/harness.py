@@ -51,7 +51,8 @@ def report(external_ref: str, **overrides: Any) -> dict[str, Any]:
         "summary": f"Caller reports a lookalike bank SMS ({external_ref})",
         "description": "Customer forwarded an SMS from a lookalike sender asking for a PIN.",
         "channel": "phone",
-        "reporter": {"name": "Agent 4410", "contact": "ext 4410"},
+        "validation": {"by": "filing.agent"},  # validated on filing: paged at once
+        "reporter": {"name": "Agent 4410", "contact": f"ext 4410 ({external_ref})"},
         "category": "phishing",
         "external_ref": external_ref,
         **overrides,

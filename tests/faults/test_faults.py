@@ -7,14 +7,18 @@ does not get through within its bound fails the test with what was last seen.
 
 The bounds follow from the product's own timeouts, not from guesses: an activity that was
 running in a SIGKILLed worker is only given up on by Temporal when its start-to-close timeout
-(30 s, workflows/incident.py) passes, so the crash test allows for that once.
+(`EFFECT_TIMEOUT`, workflows/options.py) passes, so the crash test allows for that once per
+kill; shortening that timeout shortens the test by itself.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,12 +38,34 @@ from tests.faults.harness import (
 )
 from tests.support.stacks import running_stack
 
-ACTIVITY_TIMEOUT_S = 30  # EFFECT_TIMEOUT in workflows/incident.py
+try:
+    from workflows.options import EFFECT_TIMEOUT
+except ImportError:  # before the workflow package split
+    from workflows.incident import EFFECT_TIMEOUT  # type: ignore[no-redef,attr-defined]
+
+ACTIVITY_TIMEOUT_S = EFFECT_TIMEOUT.total_seconds()
+REPO = Path(__file__).resolve().parents[2]
+# A client whose level-1 page times out within the crash test, so every incident has a durable
+# timer armed while the worker is being killed; level 2 then waits ten minutes.
+KILL_L1_TIMEOUT_S = 10
+KILL_CLIENT = f"""
+id: killtest
+name: Kill Test Ltd
+default_severity: SEV3
+escalation:
+  SEV3:
+    - {{targets: [soc-oncall], ack_timeout: PT{KILL_L1_TIMEOUT_S}S}}
+    - {{targets: [soc-manager], ack_timeout: PT10M}}
+escalation_repeats: 0
+"""
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("faults-state")) as stack:
+    policies = tmp_path_factory.mktemp("policies")
+    shutil.copytree(REPO / "policies" / "clients", policies / "clients")
+    (policies / "clients" / "killtest.yaml").write_text(KILL_CLIENT)
+    with running_stack(tmp_path_factory.mktemp("faults-state"), policies_dir=policies) as stack:
         yield stack
 
 
@@ -51,11 +77,13 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def file_incidents(api: httpx.Client, refs: list[str], between: Any = None) -> dict[str, str]:
+def file_incidents(
+    api: httpx.Client, refs: list[str], between: Any = None, **overrides: Any
+) -> dict[str, str]:
     """incident id → workflow id; `between(i)` runs after the i-th report (to crash things)."""
     filed = {}
     for i, ref in enumerate(refs):
-        response = api.post("/api/v1/incidents", json=report(ref))
+        response = api.post("/api/v1/incidents", json=report(ref, **overrides))
         assert response.status_code == 202, response.text
         body = response.json()
         filed[body["incident_id"]] = body["workflow_id"]
@@ -79,19 +107,25 @@ def all_escalated(settings: Settings, stack: Stack, incidents: list[str]) -> Any
     return True if not waiting else waiting
 
 
-def assert_exactly_once(settings: Settings, workflows: list[str]) -> dict[str, int]:
-    """One Jira issue and one level-1 page (alert) per incident, and no page beyond level 1."""
+def assert_exactly_once(
+    settings: Settings, workflows: list[str], levels: int = 1
+) -> dict[str, int]:
+    """One Jira issue per incident and one page (alert) per level up to `levels`, none beyond."""
     issues = issues_per_workflow(settings, workflows)
     assert {wf: n for wf, n in issues.items() if n != 1} == {}, "Jira issues per incident"
     alerts = alerts_by_key(settings)
     for wf in workflows:
         assert len(alerts.get(wf, [])) == 1, f"level-1 alerts for {wf}: {alerts.get(wf)}"
-        extra = [k for k in alerts if k.startswith(wf + "~")]
-        assert extra == [], f"{wf} was paged beyond level 1: {extra}"
+        wanted = {f"{wf}~L{level}" for level in range(2, levels + 1)}
+        for key in wanted:
+            assert len(alerts.get(key, [])) == 1, f"alerts for {key}: {alerts.get(key)}"
+        extra = [k for k in alerts if k.startswith(wf + "~") and k not in wanted]
+        assert extra == [], f"{wf} was paged beyond level {levels}: {extra}"
+    ours = set(workflows) | {f"{wf}~L{level}" for wf in workflows for level in range(2, levels + 1)}
     triggers = [
         e
         for e in pager_events(settings)
-        if e["dedup_key"] in set(workflows) and e["payload"].get("event_action") == "trigger"
+        if e["dedup_key"] in ours and e["payload"].get("event_action") == "trigger"
     ]
     # A retried trigger after a crash is harmless (same dedup key, one alert); report it.
     return {"incidents": len(workflows), "trigger_events": len(triggers)}
@@ -138,11 +172,25 @@ def test_jira_503_outage_and_429_bursts_still_give_each_incident_one_ticket(
     )
 
 
+def chain_done(api: httpx.Client, incidents: list[str]) -> Any:
+    """True once every incident's level-1 timer fired and level 2 was paged."""
+    waiting = {}
+    for incident in incidents:
+        view = api.get(f"/api/v1/incidents/{incident}").json()
+        levels = sorted(p["level"] for p in view.get("pages", []))
+        fired = [e for e in view.get("timeline", []) if e["event"] == "ack_timeout"]
+        if levels != [1, 2] or len(fired) != 1:
+            waiting[incident] = (levels, len(fired))
+    return True if not waiting else waiting
+
+
 def test_worker_sigkilled_mid_flight_loses_and_doubles_nothing(
     stack: Stack, api: httpx.Client
 ) -> None:
+    """50 incidents, three SIGKILLs while they are filed, ticketed, paged and their level-1
+    timers armed: each gets one ticket, one page per level, and its timer fires."""
     settings = stack.settings
-    n = int(os.environ.get("FAULTS_INCIDENTS", "24"))
+    n = int(os.environ.get("FAULTS_INCIDENTS", "50"))
     kills_at = {n // 5, n // 2}
     kills: list[float] = []
 
@@ -153,16 +201,26 @@ def test_worker_sigkilled_mid_flight_loses_and_doubles_nothing(
             kills.append(time.monotonic() - before)
 
     started = time.monotonic()
-    filed = file_incidents(api, [f"KILL-{i}" for i in range(n)], between=crash)
+    refs = [f"KILL-{i}" for i in range(n)]
+    filed = file_incidents(api, refs, between=crash, client="killtest")
     time.sleep(0.3)  # the last ones are now mid-activity in the new worker
     crash(next(iter(kills_at)))  # a third kill, with work in flight everywhere
     incidents, workflows = list(filed), list(filed.values())
-    took = wait_until(
-        lambda: all_escalated(settings, stack, incidents),
-        ACTIVITY_TIMEOUT_S + 30,
-        "every incident ESCALATED after the crashes",
-    )
-    counts = assert_exactly_once(settings, workflows)
+    # Each kill can hold an activity for one start-to-close timeout, and the kills overlap.
+    bound = len(kills) * ACTIVITY_TIMEOUT_S + KILL_L1_TIMEOUT_S + 30
+    took = wait_until(lambda: chain_done(api, incidents), bound, "every level-1 timer fired")
+    counts = assert_exactly_once(settings, workflows, levels=2)
+
+    late = []
+    for incident in incidents:
+        view = api.get(f"/api/v1/incidents/{incident}").json()
+        first = datetime.fromisoformat(
+            next(p for p in view["pages"] if p["level"] == 1)["paged_at"]
+        )
+        fired = next(e for e in view["timeline"] if e["event"] == "ack_timeout")
+        late.append((datetime.fromisoformat(fired["at"]) - first).total_seconds())
+    # A durable timer never fires early, even across crashes.
+    assert min(late) >= KILL_L1_TIMEOUT_S, late
 
     # They go on: every one can be acknowledged and resolved, and each page follows.
     for incident in incidents:
@@ -172,10 +230,14 @@ def test_worker_sigkilled_mid_flight_loses_and_doubles_nothing(
         assert done.status_code == 200, done.text
     wait_until(
         lambda: (
-            all(alerts_by_key(settings)[wf][0]["status"] == "resolved" for wf in workflows)
+            all(
+                alerts_by_key(settings)[key][0]["status"] == "resolved"
+                for wf in workflows
+                for key in (wf, f"{wf}~L2")
+            )
             or "pages still open"
         ),
-        30,
+        60,
         "every page resolved",
     )
     record_figures(
@@ -184,6 +246,9 @@ def test_worker_sigkilled_mid_flight_loses_and_doubles_nothing(
             **counts,
             "sigkills": len(kills),
             "seconds_to_all_escalated": round(took, 1),
+            "timer_fired_after_s_max": round(max(late), 1),
+            "timer_set_s": KILL_L1_TIMEOUT_S,
+            "activity_timeout_s": ACTIVITY_TIMEOUT_S,
             "seconds_total": round(time.monotonic() - started, 1),
         },
     )

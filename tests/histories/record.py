@@ -23,11 +23,23 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from incidents.assessment_terms import AssessmentTerms, UntilAnswered
+from incidents.assessments import ObligationAssessment
+from incidents.checklist import ChecklistTick, TickedItem
 from incidents.clocks import FactsUpdate, StageDone
-from incidents.lifecycle import Action, IncidentState
+from incidents.lifecycle import (
+    Action,
+    CloseIncident,
+    Containment,
+    FalseAlarm,
+    IncidentState,
+    ReviewAnswers,
+    Validation,
+)
 from incidents.notification import ClientAcknowledgement
 from incidents.policy import ClientPolicy, EscalationLevel
-from incidents.report import IncidentReport, Severity, StartIncident
+from incidents.report import IncidentReport, ReportValidation, Severity, StartIncident
+from incidents.status_updates import StakeholderUpdate
 from integrations.temporal import venv_binary
 from tests.conftest import register_search_attributes
 from tests.workflows.doubles import Outside, new_worker
@@ -263,6 +275,256 @@ async def client_ack_chased(env: WorkflowEnvironment) -> WorkflowHandle:
     return handle
 
 
+async def integration_outage_and_recovery(env: WorkflowEnvironment) -> WorkflowHandle:
+    """IntegrationHealthWorkflow: a blip, then two Jira outages, each alerted once and recovered."""
+    from tests.workflows import test_integration_health as health
+    from workflows.integration_health import HealthConfig
+
+    operations = health.Operations()
+    config = HealthConfig(integration="jira", ops_email="ops@bpo.example", after=health.AFTER)
+    workflow_id = f"integration-health-jira-{uuid.uuid4().hex[:6]}"
+    async with health.health_worker(env.client, operations) as queue:
+        handle = await health.outage_and_recovery(
+            env.client, queue, workflow_id, config, operations
+        )
+        await handle.terminate("recorded")
+    return handle
+
+
+async def digest_sent_to_contacts(env: WorkflowEnvironment) -> WorkflowHandle:
+    """DigestWorkflow: the week read, then one email per contact."""
+    from tests.workflows.test_digest import recording_worker
+    from workflows.digest import DigestRequest, DigestWorkflow
+
+    async with recording_worker(env.client) as queue:
+        handle = await env.client.start_workflow(
+            DigestWorkflow.run,
+            DigestRequest(client="demo"),
+            id=f"digest-demo-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+        )
+        await handle.result()
+    return handle
+
+
+async def obligation_assessed(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Questions held (policy `hold`) and asked in Jira; "yes" after the deadline breaches at
+    once, "no" drops the other obligation."""
+    policy = ClientPolicy(
+        id="demo",
+        name="Demo holding unassessed obligations",
+        assessment=AssessmentTerms(until_answered=UntilAnswered.HOLD),
+    )
+    outside = Outside(policy=policy)
+    async with new_worker(env.client, outside) as worker:
+        aware = datetime.now(UTC) - timedelta(hours=80)
+        report = _clocks_report(aware).model_copy(
+            update={"validation": ReportValidation(by="ana", note="confirmed")}
+        )
+        handle = await _start(env.client, outside, worker.task_queue, report)
+        for _ in range(200):
+            if any("Assessment needed" in c.body for c in outside.of("comment_jira_ticket")):
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            IncidentWorkflow.assess_obligation,
+            ObligationAssessment(
+                obligation="eu_gdpr_art33_authority", applies=True, by="dpo", reason="risk"
+            ),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.assess_obligation,
+            ObligationAssessment(
+                obligation="eu_gdpr_art34_data_subjects", applies=False, by="dpo", reason="low"
+            ),
+        )
+        for _ in range(200):
+            if any("Deadline missed" in c.body for c in outside.of("comment_jira_ticket")):
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate("recorded")
+    return handle
+
+
+async def _triage_waiting(handle: WorkflowHandle) -> None:
+    for _ in range(200):
+        view = await handle.query(IncidentWorkflow.state)
+        if any(e.event == "triage_waiting" for e in view.timeline):
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("workflow did not wait for triage")
+
+
+async def triage_false_alarm(env: WorkflowEnvironment) -> WorkflowHandle:
+    """The agent dismisses the report: no page, no clocks, the ticket closed with the reason."""
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue)
+        await _triage_waiting(handle)
+        await handle.execute_update(
+            IncidentWorkflow.mark_false_alarm,
+            FalseAlarm(by="ana", reason="the laptop was found in the office", channel="jira"),
+        )
+        await handle.result()
+    return handle
+
+
+async def triage_validated_then_paged(env: WorkflowEnvironment) -> WorkflowHandle:
+    """The agent validates and raises the severity; the chain is paged and clocks armed."""
+    outside = Outside(policy=CHAIN_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        handle = await _start(env.client, outside, worker.task_queue, _clocks_report(now))
+        await _triage_waiting(handle)
+        await handle.execute_update(
+            IncidentWorkflow.validate,
+            Validation(by="ana", note="confirmed with the agent", severity=Severity.SEV1),
+        )
+        await _obligations(handle)
+        await handle.terminate("recorded")
+    return handle
+
+
+async def triage_sla_breached(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Nobody triages: the SLA passes, the team lead is paged once, the wait goes on."""
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        handle = await _start(env.client, outside, worker.task_queue)
+        await env.sleep(timedelta(hours=6))
+        await handle.terminate("recorded")
+    return handle
+
+
+async def contained_resolved_reviewed_closed(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Filed validated; acknowledged, contained, resolved; the review closes it once every
+    reporting stage is marked done."""
+    outside = Outside()
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        report = _clocks_report(now).model_copy(
+            update={"validation": ReportValidation(by="ana", note="confirmed on the call")}
+        )
+        handle = await _start(env.client, outside, worker.task_queue, report)
+        await _obligations(handle)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="mo"))
+        await handle.execute_update(
+            IncidentWorkflow.contain, Containment(by="mo", note="device wiped remotely")
+        )
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo", note="recovered"))
+        view = await handle.query(IncidentWorkflow.state)
+        for clock in view.obligations:
+            for stage in clock.stages:
+                if clock.in_force and stage.status in ("pending", "breached", "no_fixed_deadline"):
+                    await handle.execute_update(
+                        IncidentWorkflow.mark_stage_done,
+                        StageDone(obligation=clock.id, stage=stage.stage, by="dpo", reference="R1"),
+                    )
+        await handle.execute_update(
+            IncidentWorkflow.close,
+            CloseIncident(
+                by="lead",
+                review=ReviewAnswers(
+                    root_cause="Laptop left in a parked car",
+                    went_well="Reported within the hour",
+                    to_improve="Lockers at the site entrance",
+                    training_needs="Device handling refresher",
+                ),
+            ),
+        )
+        await handle.result()
+    return handle
+
+
+async def status_update_cadence(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Acknowledged, then silent: the owner is reminded, paged at the second miss; an update
+    resolves the page; resolved and closed (the Jira issue settled on CLOSED)."""
+    policy = CHAIN_POLICY.model_copy(
+        update={
+            "escalation": {
+                Severity.SEV1: (
+                    EscalationLevel(targets=("soc-oncall",), ack_timeout=timedelta(minutes=5)),
+                )
+            },
+            "status_updates": {Severity.SEV1: timedelta(seconds=1)},
+        }
+    )
+    outside = Outside(policy=policy)
+    async with new_worker(env.client, outside) as worker:
+        report = SEV1_REPORT.model_copy(update={"validation": ReportValidation(by="ana")})
+        handle = await _start(env.client, outside, worker.task_queue, report)
+        await _pages(handle, 1)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="mo"))
+        for _ in range(200):
+            view = await handle.query(IncidentWorkflow.state)
+            if any(e.event == "status_update_paged" for e in view.timeline):
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            IncidentWorkflow.post_update, StakeholderUpdate(by="mo", text="Contained; restoring")
+        )
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo", note="restored"))
+        await handle.execute_update(
+            IncidentWorkflow.close, CloseIncident(by="lead", summary="Reviewed in Jira")
+        )
+        await handle.result()
+    return handle
+
+
+async def checklist_ticked_reclassified_contained(env: WorkflowEnvironment) -> WorkflowHandle:
+    """A phishing report on the Manila floor: the checklist is posted in Filipino, an answer
+    raises the severity, the type is corrected to smishing (the checklist is swapped), the rest
+    is ticked and containment (gated until then) goes through; resolved and closed."""
+    outside = Outside(policy=ClientPolicy(id="demo", name="Demo, Manila floor", sites=("PH",)))
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        report = _clocks_report(now).model_copy(
+            update={
+                "category": "phishing",
+                "summary": "Caller typed her password into a fake page",
+                "validation": ReportValidation(by="ana"),
+            }
+        )
+        handle = await _start(env.client, outside, worker.task_queue, report)
+        await _obligations(handle)
+        for _ in range(200):
+            if (await handle.query(IncidentWorkflow.state)).checklist is not None:
+                break
+            await asyncio.sleep(0.05)
+
+        def tick(*items: tuple[str, str | None]) -> ChecklistTick:
+            return ChecklistTick(
+                by="ana", channel="jira", items=tuple(TickedItem(id=i, answer=a) for i, a in items)
+            )
+
+        await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="mo"))
+        await handle.execute_update(
+            IncidentWorkflow.tick_checklist,
+            tick(("credentials_entered", "yes"), ("keep_message", None)),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.update_facts, FactsUpdate(by="ana", incident_type="smishing")
+        )
+        for _ in range(200):
+            view = await handle.query(IncidentWorkflow.state)
+            if view.checklist is not None and view.checklist.incident_type == "smishing":
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            IncidentWorkflow.tick_checklist,
+            tick(("link_opened", "yes"), ("details_entered", "yes"), ("screenshot", None)),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.contain, Containment(by="mo", note="card blocked")
+        )
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo", note="done"))
+        await handle.execute_update(
+            IncidentWorkflow.close,
+            CloseIncident(by="lead", summary="Reviewed", waive_open_stages="recorded path"),
+        )
+        await handle.result()
+    return handle
+
+
 PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
     "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
     "incident_jira_down_then_paged": ("java", jira_down_then_paged),
@@ -275,6 +537,18 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
     ),
     "incident_client_notified_and_acknowledged": ("dev", client_notified_and_acknowledged),
     "incident_client_ack_chased": ("java", client_ack_chased),
+    "incident_triage_false_alarm": ("dev", triage_false_alarm),
+    "incident_triage_validated_then_paged": ("dev", triage_validated_then_paged),
+    "incident_triage_sla_breached": ("java", triage_sla_breached),
+    "incident_contained_resolved_reviewed_closed": ("dev", contained_resolved_reviewed_closed),
+    "integration_health_outages_and_recovery": ("dev", integration_outage_and_recovery),
+    "digest_sent_to_contacts": ("dev", digest_sent_to_contacts),
+    "incident_obligation_assessed": ("dev", obligation_assessed),
+    "incident_status_update_cadence": ("dev", status_update_cadence),
+    "incident_checklist_ticked_reclassified_contained": (
+        "dev",
+        checklist_ticked_reclassified_contained,
+    ),
 }
 
 

@@ -39,6 +39,7 @@ def report(client: str = "demo", **overrides: Any) -> dict[str, Any]:
         "summary": "Caller reports a lookalike bank SMS",
         "description": "Maria Santos got an SMS asking for her card PIN.",
         "channel": "phone",
+        "validation": {"by": "filing.agent"},  # validated on filing: paged at once
         "reporter": REPORTER,
         "external_ref": f"AUTH-{uuid.uuid4().hex[:8]}",
         **overrides,

@@ -49,6 +49,7 @@ def test_notice_link_acknowledgement_is_recorded_once(stack: Stack) -> None:
                 "summary": "Caller reports a phishing email asking for her bank PIN",
                 "description": "Maria Santos forwarded the mail from a lookalike domain.",
                 "channel": "phone",
+                "validation": {"by": "filing.agent"},  # validated on filing: paged at once
                 "reporter": {"name": "Maria Santos", "contact": "maria@example.com"},
                 "aware_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
                 "category": "phishing",

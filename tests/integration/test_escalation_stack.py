@@ -93,6 +93,7 @@ def test_sev1_escalates_on_time_and_a_pagerduty_ack_stops_it(
             "summary": "Maria Santos was asked for her one-time code by phone",
             "description": DESCRIPTION,
             "channel": "phone",
+            "validation": {"by": "filing.agent"},  # validated on filing: paged at once
             "reporter": REPORTER,
             "category": "social_engineering",
             "severity": "SEV1",

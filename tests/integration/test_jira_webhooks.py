@@ -120,6 +120,8 @@ def test_an_agent_runs_an_incident_from_jira(stack: Stack, settings: Settings, a
     key = new_issue(agent, "Caller received an SMS asking for her card PIN")
     workflow_id = f"incident-{key}"
 
+    wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "TRIAGE")
+    agent.transition_issue(key, "Validated")
     view = wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "ESCALATED")
     assert view["workflow_id"] == workflow_id
     assert view["jira_key"] == key and view["client"] == "demo"
@@ -172,13 +174,12 @@ def test_an_agent_runs_an_incident_from_jira(stack: Stack, settings: Settings, a
     assert after["timeline"] == view["timeline"]
     assert sum("Acknowledged" in c for c in comments(agent, key)) == 1
 
-    agent.transition_issue(key, "Done")
-    assert asyncio.run(workflow_status(settings, workflow_id, wait=True)) == "COMPLETED"
-    final = incident(settings, key)
+    agent.transition_issue(key, "Resolved")
+    final = wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "REVIEW")
     assert final["resolved_by"] == "Sandbox Agent"
     actions = [e["payload"]["event_action"] for e in pages(settings, workflow_id)]
     assert actions[0] == "trigger" and actions[-1] == "resolve" and "acknowledge" in actions
-    assert agent.issue(key).fields.status.name == "Done"
+    assert agent.issue(key).fields.status.name == "Resolved"  # the review follows
     # Incident Desk's own comments came back as webhooks and were ignored (202), not looped.
     sent = deliveries(settings, key)
     assert all(d["state"] == "delivered" for d in sent)
@@ -190,8 +191,10 @@ def test_resolving_before_acknowledging_is_explained_in_jira(
     stack: Stack, settings: Settings, agent: JIRA
 ) -> None:
     key = new_issue(agent, "Employee lost a badge")
+    wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "TRIAGE")
+    agent.transition_issue(key, "Validated")
     wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "ESCALATED")
-    agent.transition_issue(key, "Done")
+    agent.transition_issue(key, "Resolved")
 
     explained = wait_for(
         lambda: [c for c in comments(agent, key) if "did not resolve" in c], lambda c: c
@@ -207,7 +210,7 @@ def test_resolving_before_acknowledging_is_explained_in_jira(
     done = next(
         d
         for d in deliveries(settings, key, "jira:issue_updated")
-        if '"toString":"Done"' in d["body"]
+        if '"toString":"Resolved"' in d["body"]
     )
     second = settings.model_copy(update={"jira_webhook_secret": stack.settings.jira_webhook_secret})
     with run_app(create_app(second)) as other_intake:
@@ -222,8 +225,8 @@ def test_resolving_before_acknowledging_is_explained_in_jira(
     # Following the advice works.
     agent.transition_issue(key, "In Progress")
     wait_for(lambda: incident(settings, key), lambda v: v.get("acknowledged_by"))
-    agent.transition_issue(key, "Done")
-    assert asyncio.run(workflow_status(settings, f"incident-{key}", wait=True)) == "COMPLETED"
+    agent.transition_issue(key, "Resolved")
+    wait_for(lambda: incident(settings, key), lambda v: v.get("state") == "REVIEW")
 
 
 def test_issues_opened_by_incident_desk_do_not_start_a_second_workflow(
@@ -240,6 +243,7 @@ def test_issues_opened_by_incident_desk_do_not_start_a_second_workflow(
             "channel": "monitoring",
             "reporter": {"name": "SIEM", "contact": "siem@bpo.example"},
             "external_ref": "DLP-77",
+            "validation": {"by": "soc.analyst", "note": "DLP rule confirmed"},
         },
     )
     assert accepted.status_code == 202, accepted.text
@@ -259,14 +263,24 @@ def test_issues_opened_by_incident_desk_do_not_start_a_second_workflow(
     acked = wait_for(lambda: incident(settings, "demo-DLP-77"), lambda v: v.get("acknowledged_by"))
     assert acked["acknowledged_by"] == "Sandbox Agent"
 
-    # Resolved through the API, the workflow moves the ticket to Done itself; that change comes
-    # back as a webhook from Incident Desk's own account and is ignored.
+    # Resolved and closed through the API, the workflow moves the ticket to Done itself; that
+    # change comes back as a webhook from Incident Desk's own account and is ignored.
     resolved = httpx.post(
         f"{api}/api/v1/incidents/demo-DLP-77/resolve",
         json={"by": "ana"},
         headers=api_headers(settings),
     )
     assert resolved.status_code == 200, resolved.text
+    closed = httpx.post(
+        f"{api}/api/v1/incidents/demo-DLP-77/close",
+        json={
+            "by": "ana",
+            "review": {"root_cause": "Supervisor exported a report to a personal drive"},
+            "waive_open_stages": "not under test here",
+        },
+        headers=api_headers(settings),
+    )
+    assert closed.status_code == 200, closed.text
     assert asyncio.run(workflow_status(settings, "incident-demo-DLP-77", wait=True)) == "COMPLETED"
     to_done = wait_for(
         lambda: [

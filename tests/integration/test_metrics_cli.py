@@ -34,6 +34,7 @@ def report(client: str, channel: str) -> IncidentReport:
             "reporter": {"name": "Agent 1", "contact": "ext 1"},
             "category": "phishing",
             "severity": "SEV2",
+            "validation": {"by": "filing.agent"},  # validated on filing: paged at once
         }
     )
 

@@ -71,6 +71,7 @@ def test_opsgenie_ack_stops_the_chain_and_resolve_closes_the_alert(stack: Stack)
                 "summary": "Maria Santos was asked for her card number by phone",
                 "description": DESCRIPTION,
                 "channel": "phone",
+                "validation": {"by": "filing.agent"},  # validated on filing: paged at once
                 "reporter": REPORTER,
                 "category": "social_engineering",
                 "severity": "SEV1",

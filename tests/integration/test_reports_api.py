@@ -92,6 +92,7 @@ async def incident(api: Api) -> str:
             "summary": "Spreadsheet <b>mailed</b> to the wrong address",
             "description": 'Agent 4410 sent 40 customers\' data outside. <script>alert("x")</script>',
             "channel": "email",
+            "validation": {"by": "filing.agent"},  # validated on filing: paged at once
             "reporter": {"name": "Team lead", "contact": "lead@bpo.example"},
             "aware_at": aware.isoformat(),
             "category": "misdirected_disclosure",

@@ -98,6 +98,7 @@ async def test_one_incident_is_one_connected_trace(
                     "summary": "Monitoring flagged a bulk export of call recordings",
                     "description": "DLP alert on the recording store.",
                     "channel": "monitoring",
+                    "validation": {"by": "siem-rule"},  # validated on filing: paged at once
                     "reporter": {"name": "SIEM", "contact": "siem@bpo.example"},
                     "external_ref": f"DLP-{uuid.uuid4().hex[:6]}",
                 }

@@ -19,7 +19,7 @@ from incidents.notification import (
 )
 from integrations import ack_links
 from integrations.smtp import Mailer, SmtpConfig, message_id_for
-from sandbox.smtp import MessageStore, _Keep
+from sandbox.smtp import Faults, MessageStore, _Keep
 from tests.support.servers import free_port
 
 SECRET = SecretStr("k" * 64)
@@ -107,7 +107,7 @@ def test_mail_reaches_the_sandbox(tmp_path: Path) -> None:
 
     store = MessageStore(tmp_path / "smtp.db")
     port = free_port()
-    controller = Controller(_Keep(store), hostname="127.0.0.1", port=port)
+    controller = Controller(_Keep(store, Faults()), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         mailer = Mailer(SmtpConfig(host="127.0.0.1", port=port, sender="desk@bpo.example"))

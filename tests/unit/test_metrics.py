@@ -213,3 +213,25 @@ def test_visibility_query_refuses_injection() -> None:
     )
     with pytest.raises(ValueError):
         visibility_query(since, "demo' OR 1=1")
+
+
+def test_time_to_triage_and_to_containment() -> None:
+    """Triage counts validations and dismissals alike; containment only where it was recorded."""
+    views = [
+        view(1, "acme", "phishing", Severity.SEV2, "phone", T0),
+        view(2, "acme", "phishing", Severity.SEV2, "phone", T0),
+        view(3, "acme", "phishing", Severity.SEV2, "phone", T0, state=IncidentState.FALSE_ALARM),
+        view(4, "acme", "phishing", Severity.SEV2, "phone", T0),
+    ]
+    views[0].triaged_at, views[0].contained_at = T0 + 10 * M, T0 + 2 * H
+    views[1].triaged_at, views[1].contained_at = T0 + 30 * M, T0 + 5 * H
+    views[2].triaged_at = T0 + 20 * M
+    m = compute(views, now=NOW, since=T0)
+    assert m.time_to_triage.count == 3
+    assert m.time_to_triage.median_s == (20 * M).total_seconds()
+    assert m.time_to_triage.p90_s == (30 * M).total_seconds()
+    assert m.time_to_contain.count == 2
+    assert m.time_to_contain.median_s == (3.5 * H).total_seconds()
+    summary = m.summary()
+    assert "samples_s" not in summary["time_to_triage"]
+    assert "Time to triage" in render_table(m) and "Time to contain" in render_table(m)

@@ -225,6 +225,8 @@ def test_toml_config_file_uses_the_variable_names_and_the_environment_wins(
         'TEMPORAL_ADDRESS = "temporal.internal:7233"\n'
         'TEMPORAL_NAMESPACE = "incidents"\n'
         'jira_url = "https://acme.atlassian.net"\n'
+        'JIRA_USER = "desk@acme.example"\n'
+        'JIRA_TOKEN = "api-token"\n'
     )
     monkeypatch.setenv("INCIDENT_DESK_CONFIG", str(config))
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "incidents-staging")

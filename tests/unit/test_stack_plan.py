@@ -29,6 +29,8 @@ def test_configured_endpoints_replace_their_stand_ins(tmp_path: Path) -> None:
         state_dir=tmp_path,
         temporal_address="temporal.internal:7233",
         jira_url="https://bpo.atlassian.net",
+        jira_user="desk@bpo.example",
+        jira_token="api-token",
         pagerduty_events_url="https://events.pagerduty.com/v2/enqueue",
         opsgenie_api_url="https://api.eu.opsgenie.com",
         smtp_host="smtp.bpo.example",

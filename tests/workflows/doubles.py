@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -17,15 +18,26 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.checklists import ChecklistActivities, ChecklistRequest
 from activities.jira import CommentRequest, TicketRequest, TransitionRequest
+from activities.jira_writeback import TicketSyncRequest
 from activities.notify import NoticeRequest
 from activities.obligations import ObligationRequest, assess
 from activities.paging import PageRequest
+from incidents.lifecycle import CloseIncident
 from incidents.notification import SentNotice
 from incidents.obligations import ObligationReport
 from incidents.policy import ClientPolicy
+from incidents.sop import ResolvedChecklist
 from integrations.smtp import message_id_for
 from workflows.incident import IncidentWorkflow
+
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+
+# Closes a resolved incident (its review done) in tests about something else.
+CLOSE = CloseIncident(
+    by="review.lead", summary="Reviewed with the team", waive_open_stages="not under test here"
+)
 
 
 @dataclass
@@ -42,8 +54,9 @@ class Outside:
     held: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
+    def names(self, *, writeback: bool = False) -> list[str]:
+        """The effects in order; Jira write-backs (coalesced, timing-dependent) on request."""
+        return [name for name, _ in self.calls if writeback or name != "sync_jira_ticket"]
 
     def of(self, name: str) -> list[Any]:
         return [arg for n, arg in self.calls if n == name]
@@ -53,6 +66,14 @@ class Outside:
         async def load_client_policy(client: str) -> ClientPolicy:
             self.calls.append(("load_client_policy", client))
             return self.policy or ClientPolicy(id=client, name=f"{client} test client")
+
+        sops = ChecklistActivities(POLICIES_DIR)
+
+        @activity.defn(name="load_sop_checklist")
+        async def load_sop_checklist(request: ChecklistRequest) -> ResolvedChecklist:
+            # The real SOPs (policies/sops): only Jira and the pager are doubled.
+            self.calls.append(("load_sop_checklist", request))
+            return await sops.load_sop_checklist(request)
 
         @activity.defn(name="assess_obligations")
         async def assess_obligations(request: ObligationRequest) -> ObligationReport:
@@ -75,6 +96,11 @@ class Outside:
         @activity.defn(name="transition_jira_ticket")
         async def transition_jira_ticket(request: TransitionRequest) -> None:
             self.calls.append(("transition_jira_ticket", request))
+
+        @activity.defn(name="sync_jira_ticket")
+        async def sync_jira_ticket(request: TicketSyncRequest) -> list[str]:
+            self.calls.append(("sync_jira_ticket", request))
+            return []
 
         @activity.defn(name="trigger_page")
         async def trigger_page(request: PageRequest) -> str:
@@ -110,10 +136,12 @@ class Outside:
         return [
             send_client_notice,
             load_client_policy,
+            load_sop_checklist,
             assess_obligations,
             create_jira_ticket,
             comment_jira_ticket,
             transition_jira_ticket,
+            sync_jira_ticket,
             trigger_page,
             acknowledge_page,
             resolve_page,

@@ -37,6 +37,8 @@ def report(aware_at: datetime, **facts: object) -> IncidentReport:
             "summary": "Customer list emailed to the wrong address",
             "description": "Agent 4410 sent a spreadsheet of 40 customers to an outside address.",
             "channel": "email",
+            # Validated by the agent who filed it: paged at once, as these tests expect.
+            "validation": {"by": "filing.agent"},
             "reporter": {"name": "Team lead", "contact": "ext 2200"},
             "aware_at": aware_at.isoformat(),
             "category": "misdirected_disclosure",

@@ -26,6 +26,8 @@ REPORT = IncidentReport.model_validate(
         "summary": "Vishing call impersonating the bank",
         "description": DESCRIPTION,
         "channel": "phone",
+        # Validated by the agent who filed it: paged at once, as these tests expect.
+        "validation": {"by": "filing.agent"},
         "reporter": {"name": "Agent 7781", "contact": CONTACT},
         "aware_at": "2026-11-28T09:15:00+08:00",
         "category": "phishing",

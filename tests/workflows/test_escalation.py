@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.policy import ClientPolicy, EscalationLevel
 from incidents.report import IncidentReport, Severity, StartIncident
-from tests.workflows.doubles import Outside, new_worker
+from tests.workflows.doubles import CLOSE, Outside, new_worker
 from workflows.incident import IncidentWorkflow
 
 L1_TIMEOUT = timedelta(minutes=5)
@@ -45,6 +45,8 @@ REPORT = IncidentReport.model_validate(
         "summary": "Ransomware note on a team lead's screen",
         "description": "Priya Nair (priya@example.com, +63 917 555 0101) saw files renamed.",
         "channel": "phone",
+        # Validated by the agent who filed it: paged at once, as these tests expect.
+        "validation": {"by": "filing.agent"},
         "reporter": {"name": "Priya Nair", "contact": "priya@example.com"},
         "aware_at": "2026-11-28T09:15:00+08:00",
         "category": "ransomware",
@@ -85,7 +87,12 @@ async def wait_until(handle: WorkflowHandle, predicate, within: float = 20) -> I
 
 
 def paged(outside: Outside) -> list[str]:
-    return [request.dedup_key for request in outside.of("trigger_page")]
+    """The chain's pages; the SOP checklist's team-lead page is tested in test_checklist.py."""
+    return [
+        request.dedup_key
+        for request in outside.of("trigger_page")
+        if not request.dedup_key.endswith("-checklist")
+    ]
 
 
 # dev_env: acknowledging is an update.
@@ -100,6 +107,7 @@ async def test_ack_at_level_1_stops_the_chain(dev_env: WorkflowEnvironment) -> N
         await dev_env.fast_forward(handle, L1_TIMEOUT + L2_TIMEOUT + timedelta(minutes=1))
         await wait_until(handle, lambda v: v.pages[0].status == "acknowledged")
         await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         result = await handle.result()
 
     assert paged(outside) == [handle.id]
@@ -126,6 +134,7 @@ async def test_ack_at_level_2_after_level_1_times_out(dev_env: WorkflowEnvironme
             IncidentWorkflow.acknowledge, Action(by="mo", channel="pagerduty")
         )
         await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         result = await handle.result()
 
     level2 = f"{handle.id}~L2"
@@ -143,6 +152,7 @@ async def test_ack_at_level_2_after_level_1_times_out(dev_env: WorkflowEnvironme
         e.user_metadata.summary
         for e in history.events
         if e.HasField("timer_started_event_attributes")
+        and not e.user_metadata.summary.data.startswith(b'"SOP checklist')
     ]
     assert len(timers) == 2  # level 1's fired, level 2's was cancelled by the acknowledgement
 
@@ -188,6 +198,7 @@ async def test_second_ack_is_recorded_not_refused(dev_env: WorkflowEnvironment) 
         )
         assert second.acknowledged_by == "ana"
         await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         result = await handle.result()
 
     acks = [(e.event, e.by) for e in result.timeline if "acknowledged" in e.event]
@@ -215,6 +226,7 @@ async def test_ack_racing_the_timeout_still_stops_the_chain(dev_env: WorkflowEnv
         view = await wait_until(handle, lambda v: v.pages and v.pages[-1].status == "acknowledged")
         await dev_env.fast_forward(handle, L2_TIMEOUT * 3)
         await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         await handle.result()
 
     level2 = f"{handle.id}~L2"

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from incidents.lifecycle import Action, IncidentState, IncidentView
 from incidents.report import IncidentReport, StartIncident
-from tests.workflows.doubles import Outside, new_worker
+from tests.workflows.doubles import CLOSE, Outside, new_worker
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
 from workflows.options import TICKET_DEADLINE
@@ -24,6 +24,8 @@ REPORT = IncidentReport.model_validate(
         "summary": "Caller says she entered her password on a fake bank page",
         "description": "Jane Roe (card 4111 1111 1111 1111) clicked a link in an SMS.",
         "channel": "phone",
+        # Validated by the agent who filed it: paged at once, as these tests expect.
+        "validation": {"by": "filing.agent"},
         "reporter": {"name": "Jane Roe", "contact": "+63 917 555 0101"},
         "aware_at": "2026-11-28T09:15:00+08:00",
         "category": "phishing",
@@ -71,18 +73,31 @@ async def test_lifecycle_ticket_page_ack_resolve(dev_env: WorkflowEnvironment) -
             IncidentWorkflow.resolve, Action(by="ana.oncall", note="password reset, link blocked")
         )
         assert resolved.resolved_by == "ana.oncall"
+        # Resolution opens the post-incident review; closing it ends the incident.
+        await wait_until(handle, lambda v: v.state == IncidentState.REVIEW)
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         result = await handle.result()
 
     assert result.state == IncidentState.CLOSED
-    assert outside.names() == [
+    # The SOP checklist is posted beside the lifecycle (tests/workflows/test_checklist.py).
+    [checklist] = [c for c in outside.of("comment_jira_ticket") if "SOP checklist" in c.body]
+    assert outside.names().count("load_sop_checklist") == 1
+    assert [
+        name
+        for name, arg in outside.calls
+        if name not in ("sync_jira_ticket", "load_sop_checklist") and arg is not checklist
+    ] == [
         "load_client_policy",
         "create_jira_ticket",
+        "comment_jira_ticket",
         "trigger_page",
         "comment_jira_ticket",
         "assess_obligations",
         "acknowledge_page",
         "comment_jira_ticket",
         "resolve_page",
+        "comment_jira_ticket",
+        "comment_jira_ticket",
         "comment_jira_ticket",
         "transition_jira_ticket",
     ]
@@ -95,6 +110,7 @@ async def test_lifecycle_ticket_page_ack_resolve(dev_env: WorkflowEnvironment) -
     assert outside.of("transition_jira_ticket")[0].status == "Done"
     events = [entry.event for entry in result.timeline]
     assert events.index("paged") < events.index("acknowledged") < events.index("resolved")
+    assert events.index("resolved") < events.index("review_requested") < events.index("review_done")
 
     described = await handle.describe()
     attributes = described.typed_search_attributes
@@ -146,6 +162,8 @@ async def test_invalid_actions_are_refused_with_a_reason(dev_env: WorkflowEnviro
         with pytest.raises(WorkflowUpdateFailedError) as late:
             await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="carl"))
         assert "already resolved by ana" in str(late.value.cause)
+        await wait_until(handle, lambda v: v.state == IncidentState.REVIEW)
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
         await handle.result()
 
 
@@ -175,7 +193,7 @@ def test_search_attribute_names_are_the_documented_ones() -> None:
     names = {member.key.name for member in SA}
     assert names == {
         "IncidentState", "IncidentSeverity", "IncidentType", "IncidentClient", "JiraKey",
-        "Regimes", "NextDeadline", "DeadlineBreached",
+        "Regimes", "NextDeadline", "DeadlineBreached", "ReportKeys",
     }  # fmt: skip
     assert isinstance(SA.REGIMES.key, SearchAttributeKey)
 

@@ -21,7 +21,7 @@ from incidents.lifecycle import Action, IncidentView
 from incidents.policy import ClientPolicy
 from incidents.report import IncidentReport, StartIncident
 from intake.app import Intake
-from tests.workflows.doubles import Outside, new_worker
+from tests.workflows.doubles import CLOSE, Outside, new_worker
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute
 
@@ -50,6 +50,8 @@ def report() -> IncidentReport:
             "summary": SUMMARY,
             "description": DESCRIPTION,
             "channel": "phone",
+            # Validated by the agent who filed it: paged at once, as these tests expect.
+            "validation": {"by": "filing.agent"},
             "reporter": {"name": REPORTER_NAME, "contact": REPORTER_CONTACT},
             "category": "misdirected_disclosure",
             "jurisdictions": ["DE"],
@@ -102,6 +104,7 @@ async def run_lifecycle(
 
             await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="ana.oncall"))
             await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana.oncall"))
+            await handle.execute_update(IncidentWorkflow.close, CLOSE)
             await handle.result()
             return handle, await metadata(handle)
 

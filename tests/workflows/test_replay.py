@@ -14,7 +14,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.digest import DigestWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.integration_health import IntegrationHealthWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
 TEXTS = {path.stem: path.read_text() for path in HISTORIES}
@@ -27,6 +29,9 @@ def test_there_are_histories_to_replay() -> None:
 @pytest.mark.parametrize("name", sorted(TEXTS))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, TEXTS[name])
-    replayer = Replayer(workflows=[IncidentWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[IncidentWorkflow, IntegrationHealthWorkflow, DigestWorkflow],
+        data_converter=pydantic_data_converter,
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -1,0 +1,169 @@
+"""The weekly digest's two activities: read the week from Temporal, and email one recipient.
+
+Reading goes through visibility (the incidents' search attributes) and each incident's `state`
+query, as `incident-desk metrics` does, so no second store of incident data can drift from the
+workflows. Sending is one email to one person per call, with a Message-ID made from the digest
+run and the recipient: a retried send is recognisably the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.policy_files import PolicyFiles
+from incidents.digest import ClientDigest, build_digest, render_digest
+from incidents.lifecycle import IncidentView
+from integrations.smtp import Mailer, MailError, message_id_for
+from workflows.incident import IncidentWorkflow
+
+__all__ = [
+    "DIGEST_PURPOSE",
+    "DigestActivities",
+    "DigestEmail",
+    "DigestPeriod",
+    "DigestRecipient",
+    "GatheredDigest",
+]
+
+DIGEST_PURPOSE = "weekly-digest"
+CONCURRENT_QUERIES = 16
+QUERY_TIMEOUT = timedelta(seconds=10)
+_INCIDENTS = "WorkflowType = 'IncidentWorkflow'"
+
+
+class DigestPeriod(BaseModel):
+    client: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    since: datetime
+    until: datetime
+
+
+class DigestRecipient(BaseModel):
+    name: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class GatheredDigest(BaseModel):
+    digest: ClientDigest
+    recipients: list[DigestRecipient]
+    sender: tuple[str | None, str] | None = None
+
+
+class DigestEmail(BaseModel):
+    workflow_id: str
+    recipient: DigestRecipient
+    digest: ClientDigest
+    sender: tuple[str | None, str] | None = None
+
+
+def _instant(value: datetime) -> str:
+    """RFC 3339 with the fraction: cut to the second, `StartTime < until` would drop an incident
+    that started in the same second the digest did."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class DigestActivities:
+    def __init__(
+        self,
+        client: Client,
+        policies: PolicyFiles,
+        mailer: Mailer,
+        *,
+        ops_email: str | None = None,
+    ) -> None:
+        self._client = client
+        self._policies = policies
+        self._mailer = mailer
+        self._ops_email = ops_email
+
+    async def _views(self, query: str) -> tuple[list[IncidentView], list[str]]:
+        """The incidents the query selects, and the ids of those whose state could not be read
+        (no worker for an old version, a key the codec lacks): named, never silently dropped."""
+        gate = asyncio.Semaphore(CONCURRENT_QUERIES)
+        views: list[IncidentView] = []
+        failed: list[str] = []
+
+        async def read(workflow_id: str, run_id: str | None) -> None:
+            async with gate:
+                handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
+                try:
+                    views.append(
+                        await handle.query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+                    )
+                except Exception:  # reported by id
+                    failed.append(workflow_id)
+
+        tasks = [
+            asyncio.create_task(read(wf.id, wf.run_id))
+            async for wf in self._client.list_workflows(query)
+        ]
+        await asyncio.gather(*tasks)
+        return sorted(views, key=lambda v: v.received_at), failed
+
+    @activity.defn(name="gather_client_digest")
+    async def gather_client_digest(self, period: DigestPeriod) -> GatheredDigest:
+        policy = self._policies.get(period.client)
+        if policy is None:
+            raise ApplicationError(
+                f"no readable policy for client '{period.client}' "
+                f"(policies/clients/{period.client}.yaml)",
+                type="UnknownClient",
+                non_retryable=True,
+            )
+        mine = f"{_INCIDENTS} AND IncidentClient = '{policy.id}'"
+        in_period, failed = await self._views(
+            f"{mine} AND StartTime >= '{_instant(period.since)}' "
+            f"AND StartTime < '{_instant(period.until)}'"
+        )
+        still_open, failed_open = await self._views(f"{mine} AND ExecutionStatus = 'Running'")
+        recipients = [DigestRecipient(name=c.name, email=c.email) for c in policy.contacts]
+        if self._ops_email:
+            recipients.append(DigestRecipient(name="BPO operations", email=self._ops_email))
+        if not recipients:
+            raise ApplicationError(
+                f"client '{policy.id}' has no contacts in its policy and no "
+                "INCIDENT_DESK_OPS_EMAIL is configured: the digest has nobody to go to",
+                type="NoDigestRecipients",
+                non_retryable=True,
+            )
+        sender = policy.notice_sender
+        return GatheredDigest(
+            digest=build_digest(
+                client=policy.id,
+                client_name=policy.name,
+                timezone=policy.timezone,
+                since=period.since,
+                until=period.until,
+                period_views=in_period,
+                open_views=still_open,
+                unreadable=sorted(set(failed) | set(failed_open)),
+            ),
+            recipients=recipients,
+            sender=(sender.name, sender.address) if sender is not None else None,
+        )
+
+    @activity.defn(name="email_client_digest")
+    async def email_client_digest(self, email: DigestEmail) -> str:
+        to = email.recipient.email
+        message_id = message_id_for(email.workflow_id, DIGEST_PURPOSE, to, self._mailer.sender)
+        subject, body = render_digest(email.digest)
+        message = self._mailer.compose(
+            to=to,
+            to_name=email.recipient.name,
+            subject=subject,
+            body=body,
+            message_id=message_id,
+            sender=email.sender,
+        )
+        try:
+            await self._mailer.send(message)
+        except MailError as exc:
+            raise ApplicationError(
+                str(exc), type="MailError", non_retryable=not exc.retryable
+            ) from exc
+        return message_id

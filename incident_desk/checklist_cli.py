@@ -1,0 +1,59 @@
+"""`incident-desk checklist tick`: tick an SOP checklist item from a terminal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import typer
+
+from incident_desk.reports_cli import UrlOption, _settings
+from incident_desk.tokens_cli import TokenOption, auth_headers
+
+
+def tick(
+    incident: Annotated[str, typer.Argument(help="Incident id or workflow id")],
+    item: Annotated[str, typer.Argument(help="Checklist item id, e.g. link_clicked")],
+    by: Annotated[str, typer.Option(help="Who did it")],
+    answer: Annotated[
+        str | None, typer.Option(help="The reporter's answer, for an intake question")
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Mark a checklist item done (with the answer, for a question)."""
+    settings = _settings()
+    base = (url or settings.intake_base_url).rstrip("/")
+    body: dict[str, str] = {"by": by, "channel": "cli"}
+    if answer is not None:
+        body["answer"] = answer
+    try:
+        response = httpx.post(
+            f"{base}/api/v1/incidents/{incident}/checklist/{item}",
+            json=body,
+            headers=auth_headers(settings, token),
+            timeout=15,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
+        raise typer.Exit(1)
+    view = response.json()
+    checklist = view.get("checklist") or {}
+    open_items = [i["id"] for i in checklist.get("items", []) if i["required"] and not i["done_at"]]
+    typer.echo(f"incident_id: {view['incident_id']}")
+    typer.echo(f"ticked: {item}")
+    typer.echo(f"severity: {view['severity']}")
+    typer.echo(f"required_open: {', '.join(open_items) or 'none'}")
+
+
+def register(app: typer.Typer) -> None:
+    checklist_app = typer.Typer(help="SOP checklist of an incident.", no_args_is_help=True)
+    checklist_app.command("tick")(tick)
+    app.add_typer(checklist_app, name="checklist")
