@@ -27,6 +27,9 @@ def oidc_problems(settings: Settings) -> list[str]:
             f"{', '.join(given)} set but {', '.join(missing)} not: OIDC sign-in needs the "
             "issuer, the audience (this API's client id at the provider) and the JWKS URL"
         )
+    from incident_desk.tokens import role_map_problems
+
+    problems += role_map_problems(settings.oidc_role_map)
     url = settings.oidc_jwks_url
     if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         problems.append(f"OIDC_JWKS_URL: '{url}' must be https (plain http only on loopback)")

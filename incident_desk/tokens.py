@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -43,7 +44,11 @@ __all__ = [
     "TokenStoreError",
     "ensure_local_admin_token",
     "parse_duration",
+    "parse_role",
+    "role_map_problems",
 ]
+
+log = logging.getLogger("incident_desk.tokens")
 
 ALL_CLIENTS = "*"
 ADMIN_TOKEN_FILE = "admin-token"
@@ -54,23 +59,122 @@ CLIENT_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # as policy ids
 
 
 class Role(StrEnum):
+    """The roles issue #12 names; docs/security.md has the matrix of what each may do."""
+
     AGENT = "agent"
-    RESPONDER = "responder"
+    ON_CALL = "on-call"
+    COMPLIANCE = "compliance"
     ADMIN = "admin"
+    CLIENT_READONLY = "client-readonly"
+    # Before the five roles there was `responder`: stored tokens and IdP maps that say so keep
+    # working as on-call (the closest set of rights), and `tokens list` shows the new name.
+    RESPONDER = "on-call"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Role | None:
+        if isinstance(value, str):
+            legacy = LEGACY_ROLES.get(value.strip().lower())
+            if legacy is not None:
+                return cls(legacy)
+        return None
+
+
+# Old role name -> new one. Kept so a token store or an IdP mapping written before the roles
+# were split still loads; `parse_role` tells a person typing the old name what it became.
+LEGACY_ROLES: dict[str, str] = {"responder": "on-call"}
 
 
 class Permission(StrEnum):
-    FILE = "file"
-    READ = "read"
-    ACT = "act"  # acknowledge, resolve
+    """One right per kind of route, so the matrix in docs/security.md reads off this module."""
+
+    FILE = "file"  # file a report
+    READ = "read"  # the full incident record: view, list, report, drafts
+    STATUS = "status"  # the client's reduced view: state, obligations, notice evidence
+    TRIAGE = "triage"  # validate, or dismiss as a false alarm
+    ACKNOWLEDGE = "acknowledge"
+    CONTAIN = "contain"
+    RESOLVE = "resolve"
+    UPDATE = "update"  # stakeholder updates
+    CHECKLIST = "checklist"  # tick SOP checklist items
+    FACTS = "facts"  # correct the facts the reporting clocks run on
+    ASSESS = "assess"  # answer an obligation's open questions
+    STAGE = "stage"  # mark a reporting stage done, with its evidence
+    CLIENT_ACK = "client-ack"  # record the client's acknowledgement received another way
+    CLOSE = "close"  # close after the post-incident review
     ADMIN = "admin"
+    # Before the split: "acknowledge or resolve". Granted as those two are; new routes should
+    # name the specific permission.
+    ACT = "act"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.AGENT: frozenset({Permission.FILE, Permission.READ}),
-    Role.RESPONDER: frozenset({Permission.FILE, Permission.READ, Permission.ACT}),
+    Role.AGENT: frozenset(
+        {
+            Permission.FILE,
+            Permission.READ,
+            Permission.STATUS,
+            Permission.TRIAGE,
+            Permission.CONTAIN,
+            Permission.UPDATE,
+            Permission.CHECKLIST,
+            Permission.FACTS,
+        }
+    ),
+    Role.ON_CALL: frozenset(
+        {
+            Permission.READ,
+            Permission.STATUS,
+            Permission.ACKNOWLEDGE,
+            Permission.CONTAIN,
+            Permission.RESOLVE,
+            Permission.UPDATE,
+            Permission.CHECKLIST,
+            Permission.FACTS,
+            Permission.CLIENT_ACK,
+            Permission.ACT,
+        }
+    ),
+    Role.COMPLIANCE: frozenset(
+        {
+            Permission.READ,
+            Permission.STATUS,
+            Permission.FACTS,
+            Permission.ASSESS,
+            Permission.STAGE,
+            Permission.CLIENT_ACK,
+            Permission.CLOSE,
+        }
+    ),
     Role.ADMIN: frozenset(Permission),
+    Role.CLIENT_READONLY: frozenset({Permission.STATUS}),
 }
+
+
+def role_map_problems(role_map: dict[str, str]) -> list[str]:
+    """OIDC_ROLE_MAP values that are not roles (a legacy name is accepted), for start-up."""
+    known = ", ".join(r.value for r in Role)
+    problems = []
+    for group, role in sorted(role_map.items()):
+        try:
+            Role(role.strip().lower())
+        except ValueError:
+            problems.append(f"OIDC_ROLE_MAP: '{group}' maps to '{role}', not a role; use {known}")
+    return problems
+
+
+def parse_role(text: str) -> Role:
+    """A role typed by a person: the five names, or a legacy one with what it became."""
+    name = text.strip().lower()
+    if name in LEGACY_ROLES:
+        raise TokenError(
+            f"role '{name}' was replaced: use --role {LEGACY_ROLES[name]} (existing '{name}' "
+            f"tokens already act as {LEGACY_ROLES[name]}; see docs/security.md)"
+        )
+    try:
+        return Role(name)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise TokenError(f"role '{text}': not a role; use one of {known}") from None
 
 
 class TokenError(ValueError):
@@ -109,9 +213,12 @@ class Principal:
     name: str
     role: Role
     clients: frozenset[str]
+    # Further roles held at once (an identity provider may put a person in several groups);
+    # the rights are the union. API tokens hold one role.
+    also: frozenset[Role] = frozenset()
 
     def may(self, permission: Permission) -> bool:
-        return permission in GRANTS[self.role]
+        return any(permission in GRANTS[r] for r in (self.role, *self.also))
 
     def sees(self, client: str | None) -> bool:
         """Scope check; an incident whose client is unknown is visible only to `*` tokens."""
@@ -128,6 +235,25 @@ def parse_duration(text: str) -> timedelta | None:
         raise TokenError(f"expiry '{text}': use a positive number with m, h, d or w, or 'never'")
     unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
     return timedelta(**{unit: int(match[1])})
+
+
+def _warn_legacy(path: Path, raw: object) -> None:
+    """Say once per read which stored tokens carry an old role name, and what they act as;
+    the next `tokens create` or `revoke` rewrites the file with the new names."""
+    if not isinstance(raw, list):
+        return
+    old = [
+        f"{r.get('name')} ({r.get('role')} -> {LEGACY_ROLES[r['role']]})"
+        for r in raw
+        if isinstance(r, dict) and r.get("role") in LEGACY_ROLES
+    ]
+    if old:
+        log.warning(
+            "token store %s: %s use a replaced role name and act as the new role; "
+            "see docs/security.md#roles",
+            path,
+            ", ".join(old),
+        )
 
 
 def _digest(token: str) -> str:
@@ -160,11 +286,13 @@ class TokenStore:
     def _read(self) -> list[TokenRecord]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return _RECORDS.validate_python(raw.get("tokens", []))
+            records = _RECORDS.validate_python(raw.get("tokens", []))
         except FileNotFoundError:
             return []
         except (OSError, ValueError, AttributeError, ValidationError) as exc:
             raise TokenStoreError(f"token store {self.path} is unreadable: {exc}") from None
+        _warn_legacy(self.path, raw.get("tokens", []))
+        return records
 
     def authenticate(self, token: str, now: datetime | None = None) -> Principal | None:
         """The token's principal, or None for anything not an active, unexpired token."""
@@ -180,6 +308,22 @@ class TokenStore:
                     return None
                 return Principal(record.name, record.role, frozenset(record.clients))
         return None
+
+    def refusal(self, token: str, now: datetime | None = None) -> str:
+        """Why `authenticate` refused the token, for the audit trail: an expired or revoked
+        token is named (its secret matched, so the name is proven), anything else is not."""
+        if not token:
+            return "no bearer token"
+        prefix, _, rest = token.partition("_")
+        token_id, _, _ = rest.partition("_")
+        if prefix != PREFIX or not token_id:
+            return "not an API token"
+        now = now or datetime.now(UTC)
+        presented = _digest(token)
+        for record in self.records():
+            if record.id == token_id and hmac.compare_digest(presented, record.sha256):
+                return f"{record.status(now)} token {record.name}"
+        return "unknown API token"
 
     # --- changing (the CLI, `make run`) -----------------------------------------------------
 
@@ -232,6 +376,11 @@ class TokenStore:
             raise TokenError(f"clients: not a client id: {', '.join(bad)}")
         if ALL_CLIENTS in clients and len(clients) > 1:
             raise TokenError("clients: '*' already means every client; give it alone")
+        if role is Role.CLIENT_READONLY and ALL_CLIENTS in clients:
+            raise TokenError(
+                "clients: a client-readonly token is for one client's staff; name its client "
+                "(e.g. --clients demo), not '*'"
+            )
         now = now or datetime.now(UTC)
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"

@@ -23,6 +23,7 @@ from incident_desk.tokens import (
     TokenStore,
     TokenStoreError,
     parse_duration,
+    parse_role,
 )
 
 __all__ = ["TokenOption", "auth_headers", "register"]
@@ -67,11 +68,13 @@ def _fail(exc: Exception) -> typer.Exit:
 def create(
     name: Annotated[str, typer.Option(help="Who or what holds the token, e.g. ops-laptop-ana")],
     role: Annotated[
-        Role,
+        str,
         typer.Option(
-            help="agent: file and read; responder: also ack and resolve; admin: everything"
+            help="agent (file, triage, contain, update, checklist), on-call (acknowledge, "
+            "contain, resolve, update), compliance (obligations, stages, close), admin "
+            "(everything), client-readonly (its client's status only); docs/security.md"
         ),
-    ] = Role.AGENT,
+    ] = Role.AGENT.value,
     clients: Annotated[
         str, typer.Option(help="Comma-separated client ids, or * for all")
     ] = ALL_CLIENTS,
@@ -82,7 +85,7 @@ def create(
     try:
         record, token = _store(store).create(
             name,
-            role=role,
+            role=parse_role(role),
             clients=[c.strip() for c in clients.split(",") if c.strip()],
             expires_in=parse_duration(expires_in),
         )
@@ -121,10 +124,10 @@ def list_tokens(
         for row in rows:
             typer.echo(json.dumps(row))
         return
-    typer.echo(f"{'NAME':<24} {'ROLE':<10} {'STATUS':<8} {'EXPIRES':<26} CLIENTS")
+    typer.echo(f"{'NAME':<24} {'ROLE':<16} {'STATUS':<8} {'EXPIRES':<26} CLIENTS")
     for row in rows:
         typer.echo(
-            f"{row['name']:<24} {row['role']:<10} {row['status']:<8} "
+            f"{row['name']:<24} {row['role']:<16} {row['status']:<8} "
             f"{row['expires_at']:<26} {row['clients']}"
         )
 

@@ -67,6 +67,7 @@ from intake.observability import observe
 from intake.opsgenie_webhooks import router as opsgenie_webhooks
 from intake.pager_webhooks import router as pager_webhooks
 from intake.reports_api import router as reports_api
+from intake.status_api import router as status_api
 from intake.updates_api import router as updates_api
 from workflows.incident import IncidentWorkflow
 from workflows.names import IncidentSearchAttribute as SA
@@ -420,6 +421,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assessments_api)
     app.include_router(checklist_api)
     app.include_router(reports_api)
+    app.include_router(status_api)
     app.include_router(client_ack)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
@@ -460,7 +462,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         incident_id: IncidentId,
         action: Action,
         request: Request,
-        principal: Annotated[Principal, Depends(requires(Permission.ACT))],
+        principal: Annotated[Principal, Depends(requires(Permission.ACKNOWLEDGE))],
     ) -> IncidentView:
         """Take ownership of the incident; the page is acknowledged and Jira is told."""
         await incident_client(intake, incident_id, principal, request)
@@ -474,7 +476,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         incident_id: IncidentId,
         action: Action,
         request: Request,
-        principal: Annotated[Principal, Depends(requires(Permission.ACT))],
+        principal: Annotated[Principal, Depends(requires(Permission.RESOLVE))],
     ) -> IncidentView:
         """Resolve an acknowledged incident: its pages are resolved and the post-incident review
         starts (runs from before the review stage close here)."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from incidents.assessments import ObligationAssessment
 from incidents.lifecycle import IncidentView
 from intake.auth import incident_client
-from intake.obligations_api import Acting, IncidentId, ObligationId
+from intake.obligations_api import Assessing, IncidentId, ObligationId
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(tags=["obligations"])
@@ -39,7 +39,7 @@ async def assess_obligation(
     obligation: ObligationId,
     answer: Answer,
     request: Request,
-    principal: Acting,
+    principal: Assessing,
 ) -> IncidentView:
     """Answer an obligation's open questions: it applies (its stages run from the original
     trigger, so a late answer may remind or breach at once) or it does not (it is dropped)."""

@@ -38,6 +38,7 @@ class AuditLog:
         remote: str | None = None,
         outcome: str | None = None,
         ids: dict[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         """`token` is who acted: an API token's name, `oidc:<subject>`, or for a webhook the
         verified sender (`webhook:jira`); `ids` names what was acted on (workflow id, issue
@@ -54,6 +55,8 @@ class AuditLog:
         }
         if ids:
             entry["ids"] = ids
+        if reason:
+            entry["reason"] = reason  # why a call was refused; never the credential itself
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         log.info("%s", line.rstrip())
         try:

@@ -51,6 +51,7 @@ API_PREFIX = "/api/v1"
 PRINCIPAL = "incident_desk.principal"
 AUDIT_CLIENT = "incident_desk.audit_client"
 AUDIT_OUTCOME = "incident_desk.audit_outcome"
+AUDIT_REASON = "incident_desk.audit_reason"
 UNAUTHENTICATED = b'{"detail":"authentication required"}'
 
 # Documents the scheme in OpenAPI (the docs' "Authorize" button); the middleware enforces it.
@@ -101,6 +102,18 @@ class ApiGuard:
             return await asyncio.to_thread(self.oidc.authenticate, token)
         return self.store.authenticate(token)
 
+    def _refusal(self, token: str) -> str:
+        if (
+            self.oidc is not None
+            and not token.startswith("idk_")
+            and self.oidc.looks_like_jwt(token)
+        ):
+            return "identity provider token refused"
+        try:
+            return self.store.refusal(token)
+        except TokenStoreError:
+            return "token store unreadable"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
@@ -116,8 +129,9 @@ class ApiGuard:
                 )
                 await _too_many(send, wait, "address", self.per_address.limit)
                 return
+        token = _bearer_token(scope)
         try:
-            principal = await self._authenticate(_bearer_token(scope))
+            principal = await self._authenticate(token)
         except TokenStoreError as exc:
             # Refuse rather than guess; the detail stays in the server log.
             self.audit.record(
@@ -130,8 +144,9 @@ class ApiGuard:
             return
         if principal is None:
             self.audit.record(
-                token=None, method=scope["method"], path=path, status=401, remote=remote
-            )
+                token=None, method=scope["method"], path=path, status=401, remote=remote,
+                reason=self._refusal(token),
+            )  # fmt: skip
             await _send_json(send, 401, UNAUTHENTICATED, {b"www-authenticate": b"Bearer"})
             return
         if self.per_token is not None:
@@ -160,6 +175,7 @@ class ApiGuard:
                 client=scope.get(AUDIT_CLIENT),
                 remote=remote,
                 outcome=scope.get(AUDIT_OUTCOME),
+                reason=scope.get(AUDIT_REASON),
             )
 
         async def capture(message: Message) -> None:
@@ -329,19 +345,32 @@ def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
             # Only reachable by a route outside the guarded prefix that asks for a principal.
             raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
         if not principal.may(permission):
+            request.scope[AUDIT_REASON] = f"role {principal.role} lacks {permission}"
             raise HTTPException(
-                403, f"a token with role '{principal.role}' may not {_verbs[permission]}"
+                403, f"a token with role '{principal.role}' may not {VERBS[permission]}"
             )
         return principal
 
     return dependency
 
 
-_verbs = {
+VERBS: dict[Permission, str] = {
     Permission.FILE: "file incidents",
-    Permission.READ: "read incidents",
-    Permission.ACT: "acknowledge or resolve incidents",
+    Permission.READ: "read the full incident record",
+    Permission.STATUS: "read incident status",
+    Permission.TRIAGE: "validate incidents or dismiss them as false alarms",
+    Permission.ACKNOWLEDGE: "acknowledge incidents",
+    Permission.CONTAIN: "record containment",
+    Permission.RESOLVE: "resolve incidents",
+    Permission.UPDATE: "post stakeholder updates",
+    Permission.CHECKLIST: "tick checklist items",
+    Permission.FACTS: "correct incident facts",
+    Permission.ASSESS: "assess obligations",
+    Permission.STAGE: "mark reporting stages done",
+    Permission.CLIENT_ACK: "record client acknowledgements",
+    Permission.CLOSE: "close incidents",
     Permission.ADMIN: "administer Incident Desk",
+    Permission.ACT: "acknowledge or resolve incidents",
 }
 
 
@@ -363,6 +392,7 @@ async def incident_client(
     request.scope[AUDIT_CLIENT] = client
     if not principal.sees(client):
         request.scope[AUDIT_OUTCOME] = "out_of_scope"
+        request.scope[AUDIT_REASON] = "incident's client outside the token's scope"
         raise HTTPException(404, f"no incident '{identifier}'")
     return client
 
@@ -377,6 +407,7 @@ def authorize_filing(
         return
     if not principal.sees(client):
         request.scope[AUDIT_OUTCOME] = "out_of_scope"
+        request.scope[AUDIT_REASON] = "client outside the token's scope"
     known = ", ".join(sorted(c for c in policies if principal.sees(c))) or "none"
     raise HTTPException(422, f"client: unknown client '{client}'; known clients: {known}")
 

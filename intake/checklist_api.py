@@ -15,7 +15,7 @@ from incidents.checklist import ChecklistTick, TickedItem
 from incidents.lifecycle import IncidentView
 from incidents.sop import ITEM_ID
 from intake.auth import incident_client
-from intake.obligations_api import Acting, IncidentId
+from intake.obligations_api import IncidentId, Ticking
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(tags=["checklist"])
@@ -35,7 +35,7 @@ class Tick(BaseModel):
 
 @router.post("/api/v1/incidents/{incident_id}/checklist/{item}", response_model=IncidentView)
 async def tick_checklist(
-    incident_id: IncidentId, item: ItemId, tick: Tick, request: Request, principal: Acting
+    incident_id: IncidentId, item: ItemId, tick: Tick, request: Request, principal: Ticking
 ) -> IncidentView:
     """Mark a checklist item done; an answer that matters to the classification updates the
     incident's facts (severity and reporting clocks follow)."""

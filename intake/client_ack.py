@@ -223,7 +223,7 @@ async def acknowledge_for_client(
     incident_id: IncidentId,
     body: ApiAcknowledgement,
     request: Request,
-    principal: Annotated[Principal, Depends(requires(Permission.ACT))],
+    principal: Annotated[Principal, Depends(requires(Permission.CLIENT_ACK))],
 ) -> IncidentView:
     """Record the client's acknowledgement received another way (a call, a reply to the email);
     the first one stops the reminders, later ones are kept beside it."""

@@ -29,7 +29,9 @@ IncidentId = Annotated[
         pattern=r"^[A-Za-z0-9._:-]+$",
     ),
 ]
-Acting = Annotated[Principal, Depends(requires(Permission.ACT))]
+Triaging = Annotated[Principal, Depends(requires(Permission.TRIAGE))]
+Containing = Annotated[Principal, Depends(requires(Permission.CONTAIN))]
+Closing = Annotated[Principal, Depends(requires(Permission.CLOSE))]
 Model = TypeVar("Model", bound=BaseModel)
 TEXT_MAX = 4000
 
@@ -52,7 +54,7 @@ async def _act(request: Request, incident_id: str, principal: Principal, update,
 
 @router.post("/api/v1/incidents/{incident_id}/validate", response_model=IncidentView)
 async def validate(
-    incident_id: IncidentId, validation: Validation, request: Request, principal: Acting
+    incident_id: IncidentId, validation: Validation, request: Request, principal: Triaging
 ) -> IncidentView:
     """Confirm the report is a real incident (optionally correcting severity and type): it is
     classified and paged down the escalation chain, and its reporting clocks start."""
@@ -62,7 +64,7 @@ async def validate(
 
 @router.post("/api/v1/incidents/{incident_id}/false-alarm", response_model=IncidentView)
 async def false_alarm(
-    incident_id: IncidentId, alarm: FalseAlarm, request: Request, principal: Acting
+    incident_id: IncidentId, alarm: FalseAlarm, request: Request, principal: Triaging
 ) -> IncidentView:
     """Dismiss the report with the reason: nobody is paged, the ticket is closed saying why."""
     action = _attributed(alarm, principal, "reason", "False alarm")
@@ -71,7 +73,7 @@ async def false_alarm(
 
 @router.post("/api/v1/incidents/{incident_id}/contain", response_model=IncidentView)
 async def contain(
-    incident_id: IncidentId, containment: Containment, request: Request, principal: Acting
+    incident_id: IncidentId, containment: Containment, request: Request, principal: Containing
 ) -> IncidentView:
     """Record that the incident is contained and how (after it was acknowledged)."""
     action = _attributed(containment, principal, "note", "Contained")
@@ -80,7 +82,7 @@ async def contain(
 
 @router.post("/api/v1/incidents/{incident_id}/close", response_model=IncidentView)
 async def close(
-    incident_id: IncidentId, close: CloseIncident, request: Request, principal: Acting
+    incident_id: IncidentId, close: CloseIncident, request: Request, principal: Closing
 ) -> IncidentView:
     """Close a resolved incident with its post-incident review. Refused while reporting stages
     are open, unless `waive_open_stages` says why they may stay open."""

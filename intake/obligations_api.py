@@ -32,7 +32,11 @@ IncidentId = Annotated[
 ]
 ObligationId = Annotated[str, Path(min_length=1, max_length=128, pattern=_NAME)]
 StageName = Annotated[str, Path(min_length=1, max_length=64, pattern=_NAME)]
-Acting = Annotated[Principal, Depends(requires(Permission.ACT))]
+Acting = Annotated[Principal, Depends(requires(Permission.ACT))]  # legacy; name a permission
+MarkingStages = Annotated[Principal, Depends(requires(Permission.STAGE))]
+CorrectingFacts = Annotated[Principal, Depends(requires(Permission.FACTS))]
+Assessing = Annotated[Principal, Depends(requires(Permission.ASSESS))]
+Ticking = Annotated[Principal, Depends(requires(Permission.CHECKLIST))]
 
 
 class Evidence(BaseModel):
@@ -56,7 +60,7 @@ async def mark_stage_done(
     stage: StageName,
     evidence: Evidence,
     request: Request,
-    principal: Acting,
+    principal: MarkingStages,
 ) -> IncidentView:
     """Record that a reporting stage was carried out; its reminders and breach are stopped."""
     intake = request.app.state.intake
@@ -67,7 +71,7 @@ async def mark_stage_done(
 
 @router.post("/api/v1/incidents/{incident_id}/facts", response_model=IncidentView)
 async def update_facts(
-    incident_id: IncidentId, update: FactsUpdate, request: Request, principal: Acting
+    incident_id: IncidentId, update: FactsUpdate, request: Request, principal: CorrectingFacts
 ) -> IncidentView:
     """Correct or add facts (awareness, jurisdictions, data categories, counts, events); the
     reporting clocks are recomputed and every change is explained in the timeline."""

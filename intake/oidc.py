@@ -7,9 +7,11 @@ when a token names an unknown key id, which is how providers rotate keys), and t
 accepted, so a token signed with the public key as an HMAC secret cannot pass.
 
 Claims map to a principal: the role claim (a string or a list; names mapped by OIDC_ROLE_MAP,
-e.g. an IdP group `soc-responders` → `responder`; the most privileged recognised role wins)
-and the clients claim (client ids, or `*`). A token with no recognised role or no client is
-refused: the provider vouches for who someone is, the claims for what they may do.
+e.g. an IdP group `soc-oncall` → `on-call`, `dpo-office` → `compliance`, `client-acme` →
+`client-readonly`; unmapped values are taken as role names, unknown ones ignored) and the clients
+claim (client ids, or `*`). Someone in several mapped groups gets the rights of every role held.
+A token with no recognised role or no client is refused, as is a client-readonly identity
+scoped to `*`: the provider vouches for who someone is, the claims for what they may do.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from incident_desk.tokens import ALL_CLIENTS, CLIENT_PATTERN, GRANTS, Principal, Role
+from incident_desk.tokens import (
+    ALL_CLIENTS,
+    CLIENT_PATTERN,
+    GRANTS,
+    Principal,
+    Role,
+    role_map_problems,
+)
 
 __all__ = ["OidcConfig", "OidcVerifier"]
 
@@ -51,11 +60,22 @@ def _as_list(value: object) -> list[str]:
     return []
 
 
+def _role(name: str) -> Role | None:
+    """A claim value as a role: the five names, or a legacy one (`responder` -> on-call)."""
+    try:
+        return Role(name.strip().lower())
+    except ValueError:
+        return None
+
+
 class OidcVerifier:
     def __init__(self, config: OidcConfig) -> None:
         wrong = [a for a in config.algorithms if a not in ASYMMETRIC]
         if wrong:
             raise ValueError(f"OIDC_ALGORITHMS: {', '.join(wrong)} is not an asymmetric algorithm")
+        problems = role_map_problems(dict(config.role_map))
+        if problems:
+            raise ValueError("; ".join(problems))
         self.config = config
         self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300, timeout=5)
 
@@ -86,19 +106,23 @@ class OidcVerifier:
         except jwt.PyJWTError as exc:
             log.info("OIDC token refused: %s", exc)
             return None
-        roles = [Role(r) for r in self._roles(claims) if r in Role._value2member_map_]
+        roles = {role for r in self._roles(claims) if (role := _role(r)) is not None}
         clients = frozenset(_as_list(claims.get(c.clients_claim)))
         bad = [x for x in clients if x != ALL_CLIENTS and not re.fullmatch(CLIENT_PATTERN, x)]
         name = str(claims[c.name_claim])[:64]
-        if not roles or not clients or bad:
-            log.info(
-                "OIDC token for %s refused: %s",
-                name,
-                "no recognised role" if not roles else "no valid client scope",
-            )
+        problem = None
+        if not roles:
+            problem = "no recognised role"
+        elif not clients or bad:
+            problem = "no valid client scope"
+        elif roles == {Role.CLIENT_READONLY} and ALL_CLIENTS in clients:
+            problem = "a client-readonly identity must name its client, not '*'"
+        if problem is not None:
+            log.info("OIDC token for %s refused: %s", name, problem)
             return None
-        role = max(roles, key=lambda r: len(GRANTS[r]))  # the most privileged
-        return Principal(f"oidc:{name}", role, clients)
+        # Named for the most privileged role; the rights are those of every role held.
+        role = max(roles, key=lambda r: (len(GRANTS[r]), r.value))
+        return Principal(f"oidc:{name}", role, clients, also=frozenset(roles - {role}))
 
     def _roles(self, claims: Mapping[str, object]) -> list[str]:
         names = _as_list(claims.get(self.config.role_claim))

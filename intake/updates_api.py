@@ -21,7 +21,7 @@ from workflows.incident import IncidentWorkflow
 
 router = APIRouter(tags=["incidents"])
 
-Acting = Annotated[Principal, Depends(requires(Permission.ACT))]
+Acting = Annotated[Principal, Depends(requires(Permission.UPDATE))]
 
 
 @router.post("/api/v1/incidents/{incident_id}/updates", response_model=IncidentView)

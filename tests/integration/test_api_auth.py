@@ -145,7 +145,7 @@ def test_another_clients_incident_answers_as_if_it_did_not_exist(api: Api) -> No
     filed = file(api, admin, report())
     assert filed.status_code == 202, filed.text
     incident = filed.json()["incident_id"]
-    elsewhere = api.token(Role.RESPONDER, "harbour-pine")
+    elsewhere = api.token(Role.ON_CALL, "harbour-pine")
 
     nothing = httpx.get(f"{api.url}/api/v1/incidents/demo-never-filed", headers=elsewhere)
     assert nothing.status_code == 404
@@ -167,6 +167,7 @@ def test_another_clients_incident_answers_as_if_it_did_not_exist(api: Api) -> No
             assert acted.status_code == 404, (identifier, verb, acted.text)
 
     # Filing for a client outside the scope: "unknown", naming only the clients in scope.
+    elsewhere = api.token(Role.AGENT, "harbour-pine")
     refused = file(api, elsewhere, report("demo"))
     assert refused.status_code == 422
     assert "demo" not in refused.json()["detail"].split("known clients:")[1]
