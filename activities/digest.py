@@ -1,9 +1,12 @@
-"""The weekly digest's two activities: read the week from Temporal, and email one recipient.
+"""The weekly digest's activities: read the week from Temporal, email one recipient, and post
+the week's issue in the client's Jira reporting project.
 
 Reading goes through visibility (the incidents' search attributes) and each incident's `state`
 query, as `incident-desk metrics` does, so no second store of incident data can drift from the
 workflows. Sending is one email to one person per call, with a Message-ID made from the digest
-run and the recipient: a retried send is recognisably the same message.
+run and the recipient: a retried send is recognisably the same message. The Jira issue is keyed
+by client and week (integrations/jira_digest.py), and its site and project are read from the
+policy here, at send time, so no Jira URL or credential enters the workflow's history.
 """
 
 from __future__ import annotations
@@ -17,8 +20,19 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.policy_files import PolicyFiles
-from incidents.digest import ClientDigest, build_digest, render_digest
+from incidents.digest import (
+    DIGEST_LABELS,
+    ClientDigest,
+    build_digest,
+    digest_issue_label,
+    digest_week,
+    render_digest,
+    render_digest_jira,
+)
 from incidents.lifecycle import IncidentView
+from integrations.jira import SUMMARY_MAX, JiraRequestError
+from integrations.jira_digest import DigestIssue, post_digest_issue
+from integrations.jira_sites import JiraSites, JiraTarget, UnknownJiraSite
 from integrations.smtp import Mailer, MailError, message_id_for
 from workflows.incident import IncidentWorkflow
 
@@ -26,6 +40,7 @@ __all__ = [
     "DIGEST_PURPOSE",
     "DigestActivities",
     "DigestEmail",
+    "DigestJiraPost",
     "DigestPeriod",
     "DigestRecipient",
     "GatheredDigest",
@@ -52,6 +67,9 @@ class GatheredDigest(BaseModel):
     digest: ClientDigest
     recipients: list[DigestRecipient]
     sender: tuple[str | None, str] | None = None
+    # The policy's `jira.reporting_project`; None: the digest is only emailed. Defaulted, so the
+    # results recorded before the Jira digest existed still read.
+    jira_project: str | None = None
 
 
 class DigestEmail(BaseModel):
@@ -59,6 +77,11 @@ class DigestEmail(BaseModel):
     recipient: DigestRecipient
     digest: ClientDigest
     sender: tuple[str | None, str] | None = None
+
+
+class DigestJiraPost(BaseModel):
+    client: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    digest: ClientDigest
 
 
 def _instant(value: datetime) -> str:
@@ -75,11 +98,13 @@ class DigestActivities:
         mailer: Mailer,
         *,
         ops_email: str | None = None,
+        jira: JiraSites | None = None,
     ) -> None:
         self._client = client
         self._policies = policies
         self._mailer = mailer
         self._ops_email = ops_email
+        self._jira = jira
 
     async def _views(self, query: str) -> tuple[list[IncidentView], list[str]]:
         """The incidents the query selects, and the ids of those whose state could not be read
@@ -145,6 +170,7 @@ class DigestActivities:
             ),
             recipients=recipients,
             sender=(sender.name, sender.address) if sender is not None else None,
+            jira_project=policy.jira.reporting_project,
         )
 
     @activity.defn(name="email_client_digest")
@@ -167,3 +193,46 @@ class DigestActivities:
                 str(exc), type="MailError", non_retryable=not exc.retryable
             ) from exc
         return message_id
+
+    @activity.defn(name="post_client_digest_to_jira")
+    async def post_client_digest_to_jira(self, post: DigestJiraPost) -> str:
+        """The week's issue key in the client's reporting project, on the client's own site."""
+        policy = self._policies.get(post.client)
+        routing = policy.jira if policy is not None else None
+        if routing is None or routing.reporting_project is None:
+            # The policy changed between reading the week and posting it: only a policy fixes it.
+            raise ApplicationError(
+                f"client '{post.client}' has no jira.reporting_project in its policy "
+                f"(policies/clients/{post.client}.yaml)",
+                type="NoReportingProject",
+                non_retryable=True,
+            )
+        if self._jira is None:
+            raise ApplicationError(
+                "this worker has no Jira sites configured", type="NoJira", non_retryable=True
+            )
+        try:
+            gateway = self._jira.gateway(
+                JiraTarget(
+                    site=routing.site,
+                    project=routing.reporting_project,
+                    issue_type=routing.reporting_issue_type or routing.issue_type,
+                )
+            )
+        except UnknownJiraSite as exc:
+            raise ApplicationError(str(exc), type="UnknownJiraSite", non_retryable=True) from exc
+        summary, description = render_digest_jira(post.digest)
+        issue = DigestIssue(
+            client=post.client,
+            week_of=digest_week(post.digest),
+            summary=summary[:SUMMARY_MAX],
+            description=description,
+            labels=list(DIGEST_LABELS),
+            marker_label=digest_issue_label(post.digest),
+        )
+        try:
+            return await asyncio.to_thread(post_digest_issue, gateway, issue)
+        except JiraRequestError as exc:
+            raise ApplicationError(
+                str(exc), type="JiraRequestError", non_retryable=not exc.retryable
+            ) from exc

@@ -29,6 +29,14 @@ class JiraRouting(BaseModel):
         None, pattern=r"^[A-Z][A-Z0-9_]{1,9}$", description="Project key; default: the site's"
     )
     issue_type: str | None = Field(None, min_length=1, description="Default: the site's")
+    reporting_project: str | None = Field(
+        None,
+        pattern=r"^[A-Z][A-Z0-9_]{1,9}$",
+        description="Project key on the same site for the weekly digest issue; none: email only",
+    )
+    reporting_issue_type: str | None = Field(
+        None, min_length=1, description="Issue type of the digest issue; default: `issue_type`"
+    )
     statuses: dict[str, str] = Field(
         default_factory=dict,
         description="Our status name → the client's workflow status, e.g. {Done: Resolved}",

@@ -4,13 +4,13 @@ and which reporting deadlines come next.
 Built from the same records as `incident-desk metrics` and the incident report (each workflow's
 `IncidentView`), so a figure in the email can be traced to the incidents behind it. Pure: the
 period and the views come in as arguments. It names incidents by id, ticket, type and severity
-only: no reporter, no free text, because the email leaves the BPO and the digest itself sits in
-the digest workflow's history.
+only: no reporter, no free text, because the email and the Jira issue in the client's reporting
+project leave the BPO, and the digest itself sits in the digest workflow's history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -210,3 +210,124 @@ def render_digest(digest: ClientDigest) -> tuple[str, str]:
         "reports are available from your Incident Desk contact.",
     ]
     return subject, "\n".join(lines) + "\n"
+
+
+# -- the same digest as a Jira issue in the client's reporting project ----------------------------
+
+DIGEST_LABEL = "incident-desk-digest"
+# `incident-desk` too, as on every issue Incident Desk creates: where the reporting project is also
+# the incident project, the Jira webhook then knows the digest is not an agent logging a call.
+DIGEST_LABELS = ("incident-desk", DIGEST_LABEL)
+
+
+def digest_week(digest: ClientDigest) -> date:
+    """The Monday of the week the period starts in, on the client's calendar: the issue's key.
+
+    A run starts `period` after the period's start; a re-run later the same week (`incident-desk
+    digest send`, a retried schedule) starts in the same week and so finds the same issue."""
+    local = digest.since.astimezone(ZoneInfo(digest.timezone)).date()
+    return local - timedelta(days=local.weekday())
+
+
+def digest_issue_label(digest: ClientDigest) -> str:
+    """One label per client and week: readable in Jira, and what a retry looks the issue up by."""
+    return f"{DIGEST_LABEL}-{digest.client}-{digest_week(digest):%Y-%m-%d}"
+
+
+def _wiki(text: str) -> str:
+    """Escape what would break a wiki-markup table or start a link or macro in a name we did not
+    write (a client's display name)."""
+    for char in "\\|[]{}":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def render_digest_jira(digest: ClientDigest) -> tuple[str, str]:
+    """Summary and Jira wiki-markup description (REST v2 `description` is wiki markup): the same
+    figures, lists and privacy rule as the email, as tables a Jira reader can sort by eye."""
+    zone = ZoneInfo(digest.timezone)
+
+    def when(instant: datetime) -> str:
+        local = instant.astimezone(zone)
+        return f"{instant:%Y-%m-%d %H:%M} UTC ({local:%a %d %b %H:%M} {digest.timezone})"
+
+    m = digest.metrics
+    summary = (
+        f"Security incident digest — {digest.client_name} — week of {digest_week(digest):%Y-%m-%d}"
+    )
+    rows = [
+        ("Incidents reported", str(m.incidents)),
+        (
+            "False alarms",
+            f"{m.false_alarms}"
+            + (f" ({m.false_alarm_pct:.1f}% of reports)" if m.false_alarm_pct is not None else ""),
+        ),
+        ("By severity", ", ".join(f"{k} {v}" for k, v in m.by_severity.items()) or "none"),
+        ("By type", ", ".join(f"{k} {v}" for k, v in m.by_type.items()) or "none"),
+        (
+            "Time to page (median / p90)",
+            f"{_minutes(m.time_to_page.median_s)} / {_minutes(m.time_to_page.p90_s)}",
+        ),
+        ("Time to acknowledge (median)", _minutes(m.time_to_ack.median_s)),
+        ("Time to resolve (median)", _minutes(m.time_to_resolve.median_s)),
+        (
+            "Client notification SLA",
+            f"{_pct(m.client_notification.met_pct)} ({m.client_notification.met} met, "
+            f"{m.client_notification.missed} missed)",
+        ),
+        (
+            "Regulatory stages",
+            f"{_pct(m.regulatory.met_pct)} ({m.regulatory.met} met, {m.regulatory.missed} missed)",
+        ),
+    ]
+    lines = [
+        f"Security incidents handled for *{_wiki(digest.client_name)}* ({_wiki(digest.client)}), "
+        f"{when(digest.since)} to {when(digest.until)}.",
+        "",
+        "h2. The week in figures",
+        "||Figure||Value||",
+        *(f"|{name}|{_wiki(value)}|" for name, value in rows),
+        "",
+        f"h2. Open incidents ({len(digest.open_incidents)})",
+    ]
+    if digest.open_incidents:
+        lines.append("||Incident||Ticket||Severity||Type||State||Reported||Deadline missed||")
+        for i in digest.open_incidents:
+            lines.append(
+                f"|{_wiki(i.incident_id)}|{i.jira_key or 'none yet'}|{i.severity}|"
+                f"{_wiki(i.incident_type)}|{i.state}|{when(i.received_at)}|"
+                f"{'*yes*' if i.deadline_breached else 'no'}|"
+            )
+    else:
+        lines.append("None.")
+    lines += ["", f"h2. Reporting deadlines in the next {UPCOMING_HORIZON.days} days"]
+    if digest.upcoming:
+        lines.append("||Due||Obligation||Stage||Incident||Ticket||")
+        for d in digest.upcoming:
+            due = f"*OVERDUE* {when(d.due_at)}" if d.overdue else when(d.due_at)
+            lines.append(
+                f"|{due}|{_wiki(d.obligation)}|{_wiki(d.stage)}|{_wiki(d.incident_id)}|"
+                f"{d.jira_key or 'none yet'}|"
+            )
+    else:
+        lines.append("None.")
+    if m.breaches:
+        lines += ["", "h2. Missed regulatory stages this week"]
+        lines += [
+            f"* {_wiki(b.incident_id)}: {_wiki(b.obligation)} / {_wiki(b.stage)}, "
+            f"due {when(b.due_at)}"
+            for b in m.breaches
+        ]
+    if digest.unreadable:
+        lines += [
+            "",
+            f"{{color:red}}Not counted: {len(digest.unreadable)} incident(s) whose state could "
+            f"not be read when this digest was made:{{color}} "
+            f"{', '.join(_wiki(u) for u in digest.unreadable)}",
+        ]
+    lines += [
+        "",
+        "_Figures are medians over the incidents reported in the period. The same digest was "
+        "emailed to the client's security contacts._",
+    ]
+    return summary, "\n".join(lines)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from incidents.clocks import ClockStatus, ObligationClock, StageClock
-from incidents.digest import UPCOMING_HORIZON, build_digest, render_digest
+from incidents.digest import (
+    UPCOMING_HORIZON,
+    build_digest,
+    digest_issue_label,
+    digest_week,
+    render_digest,
+    render_digest_jira,
+)
 from incidents.lifecycle import IncidentState, IncidentView
 from incidents.report import Severity
 
@@ -96,6 +103,38 @@ def test_open_incidents_and_deadlines_within_the_horizon_only() -> None:
     assert "OVERDUE, due 2026-11-30 03:00 UTC" in body
     assert "acme-SHUT" not in body.split("OPEN INCIDENTS")[1].split("REPORTING")[0]
     assert "NOT COUNTED: 1 incident(s)" in body and "incident-acme-LOST" in body
+
+    summary, wiki = render_digest_jira(digest)
+    # SINCE is Mon 23 Nov 08:00 UTC, 16:00 in Manila: the week of Monday 23 November.
+    assert summary == "Security incident digest — Acme Bank — week of 2026-11-23"
+    assert "|Incidents reported|2|" in wiki
+    assert "|acme-NEW|none yet|SEV1|" in wiki and "|acme-OLD|SEC-1|SEV2|" in wiki
+    assert "|*OVERDUE* 2026-11-30 03:00 UTC (Mon 30 Nov 11:00 Asia/Manila)|" in wiki
+    assert "acme-SHUT" not in wiki.split("h2. Open incidents")[1]
+    assert "Not counted: 1 incident(s)" in wiki and "incident-acme-LOST" in wiki
+
+
+def test_the_digest_week_is_the_clients_calendar_week_of_the_period_start() -> None:
+    def week_of(since: datetime, zone: str) -> str:
+        digest = build_digest(
+            client="acme",
+            client_name="Acme",
+            timezone=zone,
+            since=since,
+            until=since + timedelta(days=7),
+            period_views=[],
+            open_views=[],
+        )
+        return f"{digest_week(digest):%Y-%m-%d} {digest_issue_label(digest)}"
+
+    # Sunday 29 Nov 20:00 UTC is already Monday 30 Nov 04:00 in Manila, but Sunday in Dublin.
+    sunday_evening = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+    assert week_of(sunday_evening, "Asia/Manila") == (
+        "2026-11-30 incident-desk-digest-acme-2026-11-30"
+    )
+    assert week_of(sunday_evening, "Europe/Dublin").startswith("2026-11-23 ")
+    # A re-run later in the week keys the same issue as the Monday run.
+    assert week_of(SINCE + timedelta(days=3, hours=5), "UTC") == week_of(SINCE, "UTC")
 
 
 def test_a_quiet_week_says_so() -> None:

@@ -307,6 +307,22 @@ async def digest_sent_to_contacts(env: WorkflowEnvironment) -> WorkflowHandle:
     return handle
 
 
+async def digest_posted_to_jira(env: WorkflowEnvironment) -> WorkflowHandle:
+    """DigestWorkflow for a client with a reporting project: the emails, then the Jira issue."""
+    from tests.workflows.test_digest import recording_worker
+    from workflows.digest import DigestRequest, DigestWorkflow
+
+    async with recording_worker(env.client, jira_project="RPT") as queue:
+        handle = await env.client.start_workflow(
+            DigestWorkflow.run,
+            DigestRequest(client="demo"),
+            id=f"digest-demo-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+        )
+        await handle.result()
+    return handle
+
+
 async def obligation_assessed(env: WorkflowEnvironment) -> WorkflowHandle:
     """Questions held (policy `hold`) and asked in Jira; "yes" after the deadline breaches at
     once, "no" drops the other obligation."""
@@ -543,6 +559,7 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
     "incident_contained_resolved_reviewed_closed": ("dev", contained_resolved_reviewed_closed),
     "integration_health_outages_and_recovery": ("dev", integration_outage_and_recovery),
     "digest_sent_to_contacts": ("dev", digest_sent_to_contacts),
+    "digest_posted_to_jira": ("dev", digest_posted_to_jira),
     "incident_obligation_assessed": ("dev", obligation_assessed),
     "incident_status_update_cadence": ("dev", status_update_cadence),
     "incident_checklist_ticked_reclassified_contained": (

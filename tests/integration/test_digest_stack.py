@@ -1,5 +1,6 @@
 """The weekly digest as `make run` wires it: the worker creates each client's schedule when it
-starts, `incident-desk digest send` triggers one, and the email reaches the SMTP sandbox."""
+starts, `incident-desk digest send` triggers one, the email reaches the SMTP sandbox, and the
+issue lands in the demo policy's Jira reporting project (the Jira sandbox's SEC)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,29 @@ def test_worker_schedules_the_digest_and_the_cli_sends_it(tmp_path: Path) -> Non
             return [m for m in response.json() if "Weekly security incident digest" in m["subject"]]
 
         (mail,) = wait_for(digests, bool, timeout=60)
+
+        def digest_issues() -> list[dict]:
+            response = httpx.get(f"{s.jira_base_url}/sandbox/issues", timeout=5)
+            return [i for i in response.json() if "incident-desk-digest" in i["labels"]]
+
+        (issue,) = wait_for(digest_issues, bool, timeout=30)
+        assert issue["key"].startswith("SEC-")
+        assert issue["summary"].startswith("Security incident digest — Demo Client Ltd — week of")
+        assert incident_id in issue["description"]
+        assert "|Incidents reported|1|" in issue["description"]
+        assert "Maria Santos" not in issue["description"]
+        # The issue sits in the incident project here: the intake's Jira webhook must see it as
+        # Incident Desk's own issue, not as an agent logging a new incident.
+        deliveries = wait_for(
+            lambda: httpx.get(
+                f"{s.jira_base_url}/sandbox/webhooks/deliveries",
+                params={"event": "jira:issue_created", "issue": issue["key"]},
+                timeout=5,
+            ).json(),
+            lambda found: bool(found) and found[0]["state"] != "pending",
+        )
+        # 202 is the intake's "ignored"; an incident started from the issue would answer 200.
+        assert [a["status"] for a in deliveries[0]["attempts"]] == [202], deliveries
         assert "Demo Client Ltd" in mail["subject"]
         assert incident_id in mail["body"]
         assert "Incidents reported:            1" in mail["body"], mail["body"]

@@ -1,6 +1,7 @@
 """The weekly digest on the dev server: real incident workflows, real visibility queries, real
-schedules, and real SMTP (the aiosmtpd sandbox). Only the incident's Jira and pager calls are
-doubles; the digest's own activities are the production ones.
+schedules, real SMTP (the aiosmtpd sandbox) and, for the digest's Jira issue, the real `jira`
+library against the Jira sandbox over HTTP. Only the incident's Jira and pager calls are doubles;
+the digest's own activities are the production ones.
 
 Each test uses a client id of its own, so incidents other tests start on the shared dev server
 never reach its visibility queries.
@@ -13,11 +14,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import yaml
+from pydantic import SecretStr
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -27,6 +31,7 @@ from activities.digest import (
     DIGEST_PURPOSE,
     DigestActivities,
     DigestEmail,
+    DigestJiraPost,
     DigestPeriod,
     DigestRecipient,
     GatheredDigest,
@@ -38,12 +43,14 @@ from incident_desk.digest_schedules import (
     ensure_digest_schedules,
     schedule_id,
 )
-from incidents.digest import build_digest
+from incidents.digest import DIGEST_LABEL, DIGEST_LABELS, build_digest
 from incidents.lifecycle import FalseAlarm, IncidentState, IncidentView, Validation
 from incidents.report import IncidentReport, Severity, StartIncident
+from integrations.jira_sites import JiraSite, JiraSites
 from integrations.smtp import Mailer, SmtpConfig, message_id_for
+from sandbox.jira import create_app as jira_app
 from sandbox.smtp import Faults, MessageStore, _Keep
-from tests.support.servers import free_port
+from tests.support.servers import free_port, run_app
 from tests.workflows.doubles import Outside
 from workflows.digest import DigestRequest, DigestWorkflow
 from workflows.incident import IncidentWorkflow
@@ -79,7 +86,9 @@ def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
         controller.stop()
 
 
-def write_policies(directory: Path, *clients: str, contacts: list | None = None) -> Path:
+def write_policies(
+    directory: Path, *clients: str, contacts: list | None = None, jira: dict | None = None
+) -> Path:
     (directory / "clients").mkdir(parents=True, exist_ok=True)
     for client in clients:
         policy = {
@@ -87,6 +96,7 @@ def write_policies(directory: Path, *clients: str, contacts: list | None = None)
             "name": f"Client {client}",
             "timezone": "Europe/Dublin",
             "contacts": CONTACTS if contacts is None else contacts,
+            **({"jira": jira} if jira else {}),
         }
         (directory / "clients" / f"{client}.yaml").write_text(yaml.safe_dump(policy))
     return directory
@@ -98,11 +108,15 @@ def new_client() -> str:
 
 @asynccontextmanager
 async def digest_worker(
-    client: Client, policies: Path, mailbox: Mailbox, outside: Outside
+    client: Client,
+    policies: Path,
+    mailbox: Mailbox,
+    outside: Outside,
+    jira: JiraSites | None = None,
 ) -> AsyncIterator[str]:
     queue = f"test-{uuid.uuid4()}"
     mailer = Mailer(SmtpConfig(host="127.0.0.1", port=mailbox.port, sender="desk@bpo.example"))
-    digest = DigestActivities(client, PolicyFiles(policies), mailer)
+    digest = DigestActivities(client, PolicyFiles(policies), mailer, jira=jira)
     async with Worker(
         client,
         task_queue=queue,
@@ -111,6 +125,7 @@ async def digest_worker(
             *outside.activities(),
             digest.gather_client_digest,
             digest.email_client_digest,
+            digest.post_client_digest_to_jira,
         ],
     ):
         yield queue
@@ -217,6 +232,9 @@ async def test_digest_reads_the_week_and_emails_every_contact(
     assert sent.incidents == 3
     assert sent.open_incidents == 2
     assert len(sent.message_ids) == 2 == len(set(sent.message_ids))
+    # No reporting project in this client's policy: email only, and the run says so.
+    assert sent.jira_key is None
+    assert sent.jira_skipped and "jira.reporting_project" in sent.jira_skipped
 
     for contact in CONTACTS:
         (mail,) = mailbox.to(contact["email"])
@@ -240,6 +258,98 @@ async def test_digest_reads_the_week_and_emails_every_contact(
     # The digest's history holds figures and ids, never the report's text.
     history = await client.get_workflow_handle(f"digest-{client_id}-manual").fetch_history()
     assert DESCRIPTION not in history.to_json()
+
+
+def _sandbox_issues(url: str) -> list[dict]:
+    return httpx.get(f"{url}/sandbox/issues", timeout=10).json()
+
+
+def _week_of_period_start() -> date:
+    """The Monday of the week a digest run now starts in, on the client's (Dublin) calendar."""
+    start = (datetime.now(UTC) - timedelta(days=7)).astimezone(ZoneInfo("Europe/Dublin")).date()
+    return start - timedelta(days=start.weekday())
+
+
+async def test_digest_lands_once_in_the_reporting_project_of_the_clients_site(
+    dev_env: WorkflowEnvironment, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    """Two Jira sandboxes over HTTP: the BPO's default site, and the client's own Data Center
+    site whose incident project is OPS and whose reporting project is RPT (the only project that
+    sandbox accepts, so a digest sent anywhere else fails with Jira's 400)."""
+    client_id = new_client()
+    policies = write_policies(
+        tmp_path / "policies",
+        client_id,
+        jira={"site": "client-dc", "reporting_project": "RPT"},
+    )
+    client_site = jira_app(
+        tmp_path / "client.db", token="client-pat", project_key="RPT", flavour="datacenter"
+    )
+    client = dev_env.client
+    with run_app(jira_app(tmp_path / "home.db")) as home, run_app(client_site) as site:
+        sites = JiraSites(
+            {
+                "default": JiraSite(url=home, user="sandbox", token=SecretStr("sandbox")),
+                "client-dc": JiraSite(
+                    url=site, auth="datacenter", token=SecretStr("client-pat"), project="OPS"
+                ),
+            }
+        )
+        # The property write that follows the create fails past the gateway's own brief
+        # retries, so the activity fails once with its issue created; Temporal's retry must
+        # find that issue by its label instead of creating a second.
+        async with httpx.AsyncClient(base_url=site, timeout=5) as sandbox:
+            (
+                await sandbox.post(
+                    "/sandbox/faults",
+                    json={
+                        "status": 503,
+                        "count": 3,
+                        "path": "/rest/api/2/issue/RPT-1/properties",
+                        "method": "PUT",
+                    },
+                )
+            ).raise_for_status()
+            async with digest_worker(client, policies, mailbox, Outside(), jira=sites) as queue:
+                closed, gdpr, other = await three_incidents(client, queue, client_id)
+                first, again = [
+                    await client.execute_workflow(
+                        DigestWorkflow.run,
+                        DigestRequest(client=client_id),
+                        id=f"digest-{client_id}-{run}",
+                        task_queue=queue,
+                    )
+                    for run in ("scheduled", "rerun")
+                ]
+            assert (await sandbox.get("/sandbox/faults")).json() == []
+        home_issues = _sandbox_issues(home)
+        (issue,) = _sandbox_issues(site)
+
+    assert first.jira_key == again.jira_key == issue["key"] == "RPT-1"
+    assert first.jira_skipped is None
+    assert home_issues == []
+    week = _week_of_period_start()
+    assert issue["summary"] == (
+        f"Security incident digest — Client {client_id} — week of {week:%Y-%m-%d}"
+    )
+    assert set(issue["labels"]) == {
+        *DIGEST_LABELS,
+        f"{DIGEST_LABEL}-{client_id}-{week:%Y-%m-%d}",
+    }
+    assert issue["properties"]["incident-desk-digest"]["digest"] == f"{client_id}/{week:%Y-%m-%d}"
+    body = issue["description"]
+    assert "|Incidents reported|3|" in body
+    assert "|By severity|SEV1 1, SEV2 1, SEV3 1|" in body
+    assert "h2. Open incidents (2)" in body
+    open_section = body.split("h2. Open incidents")[1].split("h2. Reporting deadlines")[0]
+    for handle in (gdpr, other):
+        assert f"|{handle.id.removeprefix('incident-')}|" in open_section
+    assert closed.id.removeprefix("incident-") not in open_section
+    assert gdpr.id.removeprefix("incident-") in body.split("h2. Reporting deadlines")[1]
+    # The issue sits in the client's Jira: nothing the reporter said or who they are.
+    assert DESCRIPTION not in body and REPORTER_CONTACT not in body and "Team lead" not in body
+    # Both runs still emailed every contact.
+    assert len(mailbox.to(CONTACTS[0]["email"])) == 2
 
 
 async def test_a_client_with_nobody_to_tell_fails_the_run_visibly(
@@ -302,7 +412,7 @@ async def test_schedules_are_created_once_kept_and_updated_on_request(
                 await client.get_schedule_handle(sid).delete()
 
 
-def recorded_digest() -> GatheredDigest:
+def recorded_digest(jira_project: str | None = None) -> GatheredDigest:
     """What the history recorder's gather double returns: a week with one open GDPR incident."""
     received = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
     view = IncidentView(
@@ -327,23 +437,28 @@ def recorded_digest() -> GatheredDigest:
             open_views=[view],
         ),
         recipients=[DigestRecipient(**contact) for contact in CONTACTS],
+        jira_project=jira_project,
     )
 
 
 @asynccontextmanager
-async def recording_worker(client: Client) -> AsyncIterator[str]:
-    """DigestWorkflow with its two activities doubled: all a recorded history needs."""
+async def recording_worker(client: Client, jira_project: str | None = None) -> AsyncIterator[str]:
+    """DigestWorkflow with its activities doubled: all a recorded history needs."""
 
     @activity.defn(name="gather_client_digest")
     async def gather(period: DigestPeriod) -> GatheredDigest:
-        return recorded_digest()
+        return recorded_digest(jira_project)
 
     @activity.defn(name="email_client_digest")
     async def email(mail: DigestEmail) -> str:
         return message_id_for(mail.workflow_id, DIGEST_PURPOSE, mail.recipient.email, "t@test")
 
+    @activity.defn(name="post_client_digest_to_jira")
+    async def post(post: DigestJiraPost) -> str:
+        return f"{jira_project}-1"
+
     queue = f"test-{uuid.uuid4()}"
     async with Worker(
-        client, task_queue=queue, workflows=[DigestWorkflow], activities=[gather, email]
+        client, task_queue=queue, workflows=[DigestWorkflow], activities=[gather, email, post]
     ):
         yield queue
