@@ -65,7 +65,10 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         temporal_ui_url=settings.temporal_ui,
         namespace=settings.temporal_namespace,
     )
-    jira_activities = JiraActivities(configured_sites(settings), policies, client_of)
+    jira_sites = configured_sites(settings)
+    jira_activities = JiraActivities(
+        jira_sites, policies, client_of, done_status=settings.jira_done_status
+    )
     paging_activities = PagingActivities(
         pager,
         links,
@@ -83,7 +86,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         client_of=client_of,
     )
     health = HealthReporter(client, settings.task_queue, lambda name: health_config(settings, name))
-    digest_activities = DigestActivities(client, policies, mailer, ops_email=settings.ops_email)
+    digest_activities = DigestActivities(
+        client, policies, mailer, ops_email=settings.ops_email, jira=jira_sites
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -105,6 +110,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             OperationsActivities(mailer).email_operations,
             digest_activities.gather_client_digest,
             digest_activities.email_client_digest,
+            digest_activities.post_client_digest_to_jira,
         ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
         interceptors=[

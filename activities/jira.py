@@ -57,10 +57,13 @@ class JiraActivities:
         sites: JiraSites | JiraGateway,
         policies: PolicyFiles | None = None,
         client_of: ClientLookup | None = None,
+        done_status: str = "Done",
     ) -> None:
         self._sites = sites
         self._policies = policies
         self._client_of = ClientOfWorkflow(client_of)
+        # The deployment's name for "Done" (JIRA_DONE_STATUS); a client policy's own wins.
+        self._default_statuses = {"Done": done_status}
 
     async def _client(self, named: str | None) -> str | None:
         if named is not None:
@@ -79,7 +82,11 @@ class JiraActivities:
 
     def _routing(self, client: str | None) -> JiraRouting:
         policy = self._policies.get(client) if self._policies else None
-        return policy.jira if policy is not None else JiraRouting()
+        routing = policy.jira if policy is not None else JiraRouting()
+        own = {name.casefold() for name in routing.statuses}
+        defaults = {k: v for k, v in self._default_statuses.items() if k.casefold() not in own}
+        statuses = {**routing.statuses, **defaults}
+        return routing.model_copy(update={"statuses": statuses})
 
     def _gateway(self, routing: JiraRouting) -> JiraGateway:
         if isinstance(self._sites, JiraGateway):

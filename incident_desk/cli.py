@@ -241,7 +241,8 @@ def resolve(
     url: Annotated[str | None, typer.Option(help="Intake API base URL")] = None,
     token: TokenOption = None,
 ) -> None:
-    """Resolve an acknowledged incident: every page is resolved and the ticket moves to Done."""
+    """Resolve an acknowledged incident: every page is resolved and the post-incident review
+    opens; `close` ends it and moves the ticket to Done."""
     _act(incident, "resolve", by, note, url, token)
 
 

@@ -119,6 +119,25 @@ async def test_a_client_named_in_the_request_needs_no_lookup(world: World) -> No
     assert issues(world.home)[0]["status"] == "Done"
 
 
+async def test_the_deployment_done_status_applies_unless_the_policy_names_its_own(
+    world: World,
+) -> None:
+    """JIRA_DONE_STATUS renames our "Done" for clients whose policy does not."""
+    sites = JiraSites(
+        {"default": JiraSite(url=world.home, user="sandbox", token=SecretStr("sandbox"))}
+    )
+    acts = JiraActivities(sites, PolicyFiles(world.policies), None, done_status="Closed")
+    env = env_for("incident-alpha-9")
+    key = await env.run(
+        acts.create_jira_ticket,
+        TicketRequest(
+            workflow_id="incident-alpha-9", summary="s", description="d", labels=[], client="alpha"
+        ),
+    )
+    await env.run(acts.transition_jira_ticket, TransitionRequest(key=key, status="done"))
+    assert issues(world.home)[0]["status"] == "Closed"
+
+
 async def test_a_policy_naming_an_unconfigured_site_fails_without_retries(world: World) -> None:
     (world.policies / "clients" / "gamma.yaml").write_text(
         "id: gamma\nname: Gamma\njira: {site: nowhere}\n"
