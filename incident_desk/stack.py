@@ -9,6 +9,7 @@ incidents.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -298,10 +300,32 @@ class Stack:
                 self._launch(part, env)
                 if part.ready_url and part.name != "intake":
                     self._wait_ready(part, deadline)
+                if part.name == "temporal":
+                    self._register_search_attributes()
             self._wait_ready(self.parts[-1], deadline)
         except BaseException:
             self.stop()
             raise
+
+    def _register_search_attributes(self) -> None:
+        """The dev server registers its `--search-attribute` flags only when it creates its
+        database; a `.state` kept from an older release lacks attributes added since, and every
+        new incident would then be refused. Registering is idempotent, so do it on each start."""
+        from incident_desk.connection import connect_configured
+        from incident_desk.temporal_cli import SearchAttributeConflict, register_search_attributes
+
+        async def register() -> list[str]:
+            client = await connect_configured(self.settings)
+            return (await register_search_attributes(client)).added
+
+        try:
+            # A thread of its own: start() is also called from code that runs an event loop.
+            with ThreadPoolExecutor(1) as pool:
+                added = pool.submit(asyncio.run, register()).result(timeout=60)
+        except SearchAttributeConflict as exc:
+            raise StackError(str(exc)) from exc
+        if added:
+            print(f"Registered search attributes missing from {self.state_dir}: {', '.join(added)}")
 
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **settings_env(self.settings)}
