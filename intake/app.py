@@ -66,6 +66,7 @@ from intake.obligations_api import router as obligations_api
 from intake.observability import observe
 from intake.opsgenie_webhooks import router as opsgenie_webhooks
 from intake.pager_webhooks import router as pager_webhooks
+from intake.queries import query_state
 from intake.reports_api import router as reports_api
 from intake.status_api import router as status_api
 from intake.updates_api import router as updates_api
@@ -337,7 +338,8 @@ class Intake:
 
     async def view(self, identifier: str) -> IncidentView:
         try:
-            return await self.handle(identifier).query(IncidentWorkflow.state)
+            # Asked again while a continued run starts (intake/queries.py).
+            return await query_state(self.handle(identifier))
         except RPCError as exc:
             raise _http_error(identifier, exc) from exc
         except WorkflowQueryFailedError as exc:

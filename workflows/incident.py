@@ -81,6 +81,8 @@ class IncidentWorkflow:
         self._carried = (
             IncidentCarryOver.model_validate(start.carried) if start.carried is not None else None
         )
+        # The view this run continued from (read by the metrics interceptor), else None.
+        self.continued_from = self._carried.view.model_copy(deep=True) if self._carried else None
         if self._carried is not None:
             self._view = self._carried.view
         else:

@@ -11,7 +11,7 @@ severity, never anything from the report's text.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -70,8 +70,9 @@ def _labels() -> dict[str, str | int | float | bool]:
     }
 
 
-def _since_start() -> timedelta:
-    return workflow.now() - workflow.info().start_time
+def _since_start(origin: datetime | None = None) -> timedelta:
+    """From the run's start, or for a run an incident continued into, from its intake."""
+    return workflow.now() - (origin or workflow.info().start_time)
 
 
 class _IncidentMetrics(WorkflowInboundInterceptor):
@@ -81,7 +82,10 @@ class _IncidentMetrics(WorkflowInboundInterceptor):
     def init(self, outbound: WorkflowOutboundInterceptor) -> None:
         self.first_ack_seen = False
         self.milestones_seen: set[str] = set()
-        super().init(_PageTimer(outbound))
+        self.origin: datetime | None = None
+        self.checked = False
+        self.pages = _PageTimer(outbound, self)
+        super().init(self.pages)
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         info = workflow.info()
@@ -89,35 +93,62 @@ class _IncidentMetrics(WorkflowInboundInterceptor):
             workflow.metric_meter().create_counter(
                 INCIDENTS_OPENED, "Incidents opened, by client, type and severity", "incidents"
             ).add(1, _labels())
+        self.continued()
         return await super().execute_workflow(input)
 
+    def continued(self) -> None:
+        """A run an incident continued into (workflows/carry_over.py) counts nothing the runs
+        before it counted, and times from the intake, not from its own start.
+
+        Read from the workflow instance on first use: an update retried onto the new run can be
+        handled in its first activation, before `execute_workflow` gets here.
+        """
+        if self.checked:
+            return
+        self.checked = True
+        if workflow.info().workflow_type != _WORKFLOW_TYPE:
+            return
+        view = getattr(workflow.instance(), "continued_from", None)
+        if view is None:
+            return
+        self.origin = view.received_at
+        self.first_ack_seen = view.acknowledged_by is not None
+        if view.triaged_at is not None:
+            self.milestones_seen.add(TIME_TO_TRIAGE)
+        if view.contained_by is not None:
+            self.milestones_seen.add(TIME_TO_CONTAIN)
+        self.pages.first_page_seen = bool(view.pages)
+
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        self.continued()
         # The handler runs only once the validator accepted the update: refused acks don't count.
         if input.update == _ACK_UPDATE and not self.first_ack_seen:
             self.first_ack_seen = True
             workflow.metric_meter().create_histogram_timedelta(
                 TIME_TO_ACK, "From intake to the first accepted acknowledgement", "duration"
-            ).record(_since_start(), _labels())
+            ).record(_since_start(self.origin), _labels())
         milestone = _MILESTONES.get(input.update)
         if milestone is not None and milestone[0] not in self.milestones_seen:
             self.milestones_seen.add(milestone[0])
             workflow.metric_meter().create_histogram_timedelta(
                 milestone[0], milestone[1], "duration"
-            ).record(_since_start(), _labels())
+            ).record(_since_start(self.origin), _labels())
         return await super().handle_update_handler(input)
 
 
 class _PageTimer(WorkflowOutboundInterceptor):
-    def __init__(self, next: WorkflowOutboundInterceptor) -> None:
+    def __init__(self, next: WorkflowOutboundInterceptor, inbound: _IncidentMetrics) -> None:
         super().__init__(next)
         self.first_page_seen = False
+        self._inbound = inbound
 
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
+        self._inbound.continued()
         if input.activity == _PAGE_ACTIVITY and not self.first_page_seen and not _triage(input):
             self.first_page_seen = True
             workflow.metric_meter().create_histogram_timedelta(
                 TIME_TO_PAGE, "From intake to the first page requested", "duration"
-            ).record(_since_start(), _labels())
+            ).record(_since_start(self._inbound.origin), _labels())
         return super().start_activity(input)
 
 

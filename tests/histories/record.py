@@ -40,6 +40,7 @@ from incidents.notification import ClientAcknowledgement
 from incidents.policy import ClientPolicy, EscalationLevel
 from incidents.report import IncidentReport, ReportValidation, Severity, StartIncident
 from incidents.status_updates import StakeholderUpdate
+from intake.queries import query_state
 from integrations.temporal import venv_binary
 from tests.conftest import register_search_attributes
 from tests.workflows.doubles import Outside, new_worker
@@ -541,6 +542,56 @@ async def checklist_ticked_reclassified_contained(env: WorkflowEnvironment) -> W
     return handle
 
 
+async def _continued_to_closed(env: WorkflowEnvironment) -> tuple[WorkflowHandle, WorkflowHandle]:
+    """A low `history_limit`: clocks armed, the client told, acknowledged; the run continues
+    as new while awaiting the resolution, and again in REVIEW; the last run closes it. Returns
+    the first run and the last."""
+    outside = Outside(policy=NOTICE_POLICY)
+    async with new_worker(env.client, outside) as worker:
+        now = await env.get_current_time()
+        report = _clocks_report(now).model_copy(
+            update={"validation": ReportValidation(by="ana", note="confirmed on the call")}
+        )
+        incident_id = f"demo-{uuid.uuid4().hex[:8]}"
+        first = await env.client.start_workflow(
+            IncidentWorkflow.run,
+            StartIncident(
+                incident_id=incident_id, report=report, received_at=now, history_limit=40
+            ),
+            id=f"incident-{incident_id}",
+            task_queue=worker.task_queue,
+        )
+        await _client_notified(first)
+        await first.execute_update(IncidentWorkflow.acknowledge, Action(by="mo"))
+        handle = env.client.get_workflow_handle(first.id)
+        for _ in range(200):
+            if (await handle.describe()).run_id != first.result_run_id:
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="mo", note="recalled"))
+        for _ in range(200):
+            if (await query_state(handle)).state == IncidentState.REVIEW:
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            IncidentWorkflow.close,
+            CloseIncident(by="lead", summary="Reviewed", waive_open_stages="recorded path"),
+        )
+        await handle.result()
+    return (
+        env.client.get_workflow_handle(first.id, run_id=first.result_run_id),
+        env.client.get_workflow_handle(first.id, run_id=(await handle.describe()).run_id),
+    )
+
+
+async def continued_as_new(env: WorkflowEnvironment) -> WorkflowHandle:
+    return (await _continued_to_closed(env))[0]
+
+
+async def resumed_and_closed(env: WorkflowEnvironment) -> WorkflowHandle:
+    return (await _continued_to_closed(env))[1]
+
+
 PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHandle]]]] = {
     "incident_acknowledged_and_resolved": ("dev", acknowledged_and_resolved),
     "incident_jira_down_then_paged": ("java", jira_down_then_paged),
@@ -566,6 +617,8 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
         "dev",
         checklist_ticked_reclassified_contained,
     ),
+    "incident_continued_as_new": ("dev", continued_as_new),
+    "incident_resumed_after_continue_as_new_and_closed": ("dev", resumed_and_closed),
 }
 
 
