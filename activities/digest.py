@@ -123,10 +123,10 @@ class DigestActivities:
                 except Exception:  # reported by id
                     failed.append(workflow_id)
 
-        tasks = [
-            asyncio.create_task(read(wf.id, wf.run_id))
-            async for wf in self._client.list_workflows(query)
-        ]
+        # A long incident is a chain of runs (continue-as-new) under one workflow id: read each
+        # incident once, from its latest run.
+        ids = list(dict.fromkeys([wf.id async for wf in self._client.list_workflows(query)]))
+        tasks = [asyncio.create_task(read(workflow_id, None)) for workflow_id in ids]
         await asyncio.gather(*tasks)
         return sorted(views, key=lambda v: v.received_at), failed
 
@@ -145,6 +145,8 @@ class DigestActivities:
             f"{mine} AND StartTime >= '{_instant(period.since)}' "
             f"AND StartTime < '{_instant(period.until)}'"
         )
+        # Selected by the start of any run; kept if the report itself came in within the week.
+        in_period = [v for v in in_period if period.since <= v.received_at < period.until]
         still_open, failed_open = await self._views(f"{mine} AND ExecutionStatus = 'Running'")
         recipients = [DigestRecipient(name=c.name, email=c.email) for c in policy.contacts]
         if self._ops_email:

@@ -80,11 +80,12 @@ async def collect(
             except Exception:  # any failure is reported by id below
                 failed.append(workflow_id)
 
-    tasks = [
-        asyncio.create_task(read(wf.id, wf.run_id))
-        async for wf in client.list_workflows(visibility_query(since, client_id))
-    ]
+    # A long incident is a chain of runs (continue-as-new) under one workflow id: read each
+    # incident once, from its latest run, and count it by when the report came in.
+    listed = [wf.id async for wf in client.list_workflows(visibility_query(since, client_id))]
+    tasks = [asyncio.create_task(read(wid, None)) for wid in dict.fromkeys(listed)]
     await asyncio.gather(*tasks)
+    views[:] = [v for v in views if v.received_at > since]
     views.sort(key=lambda v: v.received_at)
     return views, sorted(failed)
 

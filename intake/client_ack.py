@@ -30,6 +30,7 @@ from incidents.lifecycle import IncidentView
 from incidents.notification import ClientAcknowledgement
 from intake.auth import incident_client, requires
 from intake.obligations_api import IncidentId
+from intake.queries import query_state
 from integrations import ack_links
 from workflows.incident import IncidentWorkflow
 
@@ -130,7 +131,7 @@ def _closed() -> HTMLResponse:
 
 async def _view(handle: WorkflowHandle[Any, Any]) -> IncidentView:
     try:
-        return await asyncio.wait_for(handle.query(IncidentWorkflow.state), ACT_TIMEOUT)
+        return await asyncio.wait_for(query_state(handle), ACT_TIMEOUT)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise _Refused(_closed()) from exc

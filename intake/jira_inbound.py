@@ -41,6 +41,7 @@ from incidents.report import IncidentReport
 from intake import duplicates
 from intake.jira_edits import EditProblem, edited_fields, facts_update
 from intake.jira_payloads import ChangelogItem, JiraIssue, JiraWebhookEvent, plain_text
+from intake.queries import query_state
 from integrations.jira import JiraRequestError
 from integrations.jira_writeback import link_duplicate
 from workflows.incident import IncidentWorkflow
@@ -301,7 +302,7 @@ class JiraInbound:
     async def _state(self, workflow_id: str) -> IncidentView | None:
         handle = self.hooks.intake.client().get_workflow_handle(workflow_id)
         try:
-            return await asyncio.wait_for(handle.query(IncidentWorkflow.state), 10)
+            return await asyncio.wait_for(query_state(handle), 10)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None

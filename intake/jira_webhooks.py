@@ -65,6 +65,7 @@ from intake.jira_transitions import (
     already,
     hint,
 )
+from intake.queries import query_state
 from integrations.jira import (
     PROPERTY_KEY,
     JiraConfig,
@@ -72,7 +73,6 @@ from integrations.jira import (
     JiraIdentity,
     JiraRequestError,
 )
-from workflows.incident import IncidentWorkflow
 from workflows.names import workflow_id_for
 
 if TYPE_CHECKING:
@@ -527,9 +527,7 @@ class JiraWebhooks:
     async def _view(self, workflow_id: str) -> IncidentView | None:
         try:
             handle = self.intake.client().get_workflow_handle(workflow_id)
-            return await asyncio.wait_for(
-                handle.query(IncidentWorkflow.state), QUERY_TIMEOUT_SECONDS
-            )
+            return await asyncio.wait_for(query_state(handle), QUERY_TIMEOUT_SECONDS)
         except Exception as exc:  # only used to word a comment; never worth failing over
             log.warning("could not read the state of %s: %s", workflow_id, exc)
             return None
