@@ -19,6 +19,7 @@ from activities.checklists import ChecklistActivities
 from activities.digest import DigestActivities
 from activities.health import HealthReporter, IntegrationHealthInterceptor
 from activities.jira import JiraActivities
+from activities.jira_review import JiraReviewActivities
 from activities.jira_writeback import JiraWriteBackActivities
 from activities.keepalive import KeepAliveInterceptor
 from activities.notify import NotifyActivities
@@ -100,6 +101,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             jira_activities.create_jira_ticket,
             jira_activities.comment_jira_ticket,
             jira_activities.transition_jira_ticket,
+            JiraReviewActivities(jira_activities).create_review_subtask,
             JiraWriteBackActivities(
                 jira_activities, settings.jira_fields.next_deadline
             ).sync_jira_ticket,

@@ -10,7 +10,7 @@ A client's contract or SOP that says otherwise belongs in its policy file.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -102,3 +102,9 @@ class ReviewTerms(BaseModel):
     due_after: Duration = Field(timedelta(days=7), description="From resolution")
     remind_every: Duration = Field(timedelta(days=1), description="Once overdue")
     reminders: int = Field(3, ge=0, le=30, description="Reminders sent once overdue, at most")
+    jira: Literal["subtask", "comment"] = Field(
+        "subtask",
+        description="Where the review is asked: a Jira sub-task of the incident's issue (moving "
+        "it to Done with the answers closes the incident), or a comment on the issue (for Jira "
+        "projects without sub-tasks)",
+    )

@@ -54,6 +54,7 @@ from intake.jira_payloads import (
     plain_text,
     report_from_issue,
 )
+from intake.jira_review import ReviewSubtasks, is_review
 from intake.jira_transitions import (
     OUTCOMES,
     UPDATES,
@@ -153,6 +154,7 @@ class JiraWebhooks:
         self._me: JiraIdentity | None = None
         self.update_timeout = UPDATE_TIMEOUT_SECONDS
         self.inbound = JiraInbound(self)
+        self.review = ReviewSubtasks(self)
 
     def gateway(self) -> JiraGateway:
         if self._gateway is None:
@@ -307,6 +309,10 @@ class JiraWebhooks:
         issue = event.issue
         if issue is None:
             raise HTTPException(400, f"invalid Jira webhook payload: {name} without an 'issue'")
+        if is_review(issue):
+            if name != "jira:issue_updated":
+                return self._ignored(event, f"{issue.key} is a post-incident review sub-task")
+            return await self.review.updated(event, issue, _event_ref(event, delivery))
         if not self._in_scope(issue):
             fields = issue.fields
             return self._ignored(

@@ -101,13 +101,15 @@ from sandbox.jira_render import (
     API,
     ISSUE_TYPE_ID,
     PROJECT_ID,
+    SUBTASK_TYPE,
+    SUBTASK_TYPE_ID,
     SandboxConfig,
     SandboxUser,
     comment_json,
     field_selector,
     fields_json,
     issue_json,
-    issue_type_json,
+    issue_types_json,
     jira_time,
     project_json,
     property_selector,
@@ -582,7 +584,7 @@ def create_app(
 
     @app.get(f"{API}/issuetype")
     async def issue_types(request: Request) -> Response:
-        return JiraJSONResponse([issue_type_json(_base(request), cfg)])
+        return JiraJSONResponse(issue_types_json(_base(request), cfg))
 
     @app.get(f"{API}/status")
     async def statuses(request: Request) -> Response:
@@ -618,17 +620,26 @@ def create_app(
         ):
             errors["project"] = "Specify a valid project ID or key"
         issuetype = fields.get("issuetype")
+        issue_type, parent = cfg.issue_type, None
         if not isinstance(issuetype, dict) or not ({"id", "name"} & set(issuetype)):
             errors["issuetype"] = "Specify an issue type"
+        elif issuetype.get("name") == SUBTASK_TYPE or str(issuetype.get("id")) == SUBTASK_TYPE_ID:
+            issue_type = SUBTASK_TYPE
+            parent, problem = subtask_parent(fields.get("parent"))
+            if problem:
+                errors["parent"] = problem
         elif not (
             issuetype.get("name") == cfg.issue_type or str(issuetype.get("id")) == ISSUE_TYPE_ID
         ):
             errors["issuetype"] = "The issue type selected is invalid."
+        elif "parent" in fields:
+            errors["parent"] = "Only sub-task issue types can have a parent."
         if "summary" not in fields and "summary" not in (body.get("update") or {}):
             errors["summary"] = "You must specify a summary of the issue."
 
         custom = {k: v for k, v in fields.items() if k in cfg.custom_fields}
-        rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", *custom)}
+        skip = ("project", "issuetype", "parent", *custom)
+        rest = {k: v for k, v in fields.items() if k not in skip}
         edit, edit_errors = _parse_edit(rest, body.get("update"), [], allowed_extra=frozenset())
         errors.update(edit_errors)
 
@@ -647,13 +658,14 @@ def create_app(
         assert edit.summary is not None
         issue = store().create_issue(
             project_key=cfg.project_key,
-            issue_type=cfg.issue_type,
+            issue_type=issue_type,
             summary=edit.summary,
             description=edit.description,
             labels=edit.labels or [],
             reporter=actor(request),
             properties=properties,
             custom_fields=custom,
+            parent_id=None if parent is None else parent.id,
         )
         for comment in edit.comments or []:
             store().add_comment(issue.id, comment, actor(request))
@@ -663,6 +675,18 @@ def create_app(
             {"id": str(issue.id), "key": issue.key, "self": f"{base}{API}/issue/{issue.id}"},
             status_code=201,
         )
+
+    def subtask_parent(given: object) -> tuple[Issue | None, str | None]:
+        """The parent a sub-task names (`{"key": ...}` or `{"id": ...}`), or why it cannot be
+        one: Jira requires it, and a sub-task's parent must be a standard issue."""
+        if not isinstance(given, dict) or not ({"id", "key"} & set(given)):
+            return None, "Parent issue is required for a sub-task."
+        parent = store().get_issue(str(given.get("key") or given.get("id")))
+        if parent is None:
+            return None, "Could not find issue by id or key."
+        if parent.issue_type == SUBTASK_TYPE:
+            return None, "Given parent issue does not belong to appropriate hierarchy."
+        return parent, None
 
     @app.get(API + "/issue/{issue_id_or_key}")
     async def get_issue(request: Request, issue_id_or_key: str) -> Response:
@@ -1197,6 +1221,9 @@ def _matches(issue: Issue, clause: jira_jql.Clause) -> bool:
         return clause.value in issue.labels
     if clause.field == "key":
         return issue.key == clause.value.upper()
+    if clause.field == "parent":
+        wanted = clause.value.upper()
+        return issue.parent is not None and wanted in (issue.parent.key, str(issue.parent.id))
     assert clause.property_key is not None
     if clause.property_key not in issue.properties:
         return False

@@ -6,7 +6,7 @@ outside it is refused with a 400 that names what is supported:
 
     query   := [clause ("AND" clause)*] ["ORDER BY" sort ("," sort)*]
     clause  := field "=" value
-    field   := "project" | "labels" | "key" | "issuekey" | issue.property[<key>].<path>
+    field   := "project" | "labels" | "key" | "issuekey" | "parent" | issue.property[<key>].<path>
     value   := "double quoted" | 'single quoted' | bare-word
     sort    := ("created" | "updated" | "key") ["ASC" | "DESC"]
 
@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 SUPPORTED = (
-    'project = KEY, labels = "label", key = KEY-1, '
+    'project = KEY, labels = "label", key = KEY-1, parent = KEY-1, '
     'issue.property[prop].path = "value", joined with AND, optional ORDER BY created|updated|key'
 )
 
@@ -37,7 +37,13 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_FIELDS = {"project": "project", "labels": "labels", "key": "key", "issuekey": "key"}
+_FIELDS = {
+    "project": "project",
+    "labels": "labels",
+    "key": "key",
+    "issuekey": "key",
+    "parent": "parent",  # a sub-task's parent, by key (the review sub-task's look-up)
+}
 _SORT_FIELDS = {"created", "updated", "key"}
 
 
@@ -47,7 +53,7 @@ class JqlError(ValueError):
 
 @dataclass(frozen=True)
 class Clause:
-    field: str  # "project" | "labels" | "key" | "property"
+    field: str  # "project" | "labels" | "key" | "parent" | "property"
     value: str
     property_key: str | None = None
     property_path: tuple[str, ...] = ()

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.jira_store import Comment, Issue, Status
+from sandbox.jira_store import Comment, Issue, IssueRef, Status
 
 API = "/rest/api/2"
 PROJECT_ID = "10000"
 ISSUE_TYPE_ID = "10001"
+# Jira's standard sub-task type (`subtask: true`, hierarchy level -1); the review uses it.
+SUBTASK_TYPE_ID = "10003"
+SUBTASK_TYPE = "Sub-task"
 _ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 
 
@@ -105,6 +108,46 @@ def issue_type_json(base: str, cfg: SandboxConfig) -> dict[str, Any]:
     }
 
 
+def subtask_type_json(base: str) -> dict[str, Any]:
+    return {
+        "self": f"{base}{API}/issuetype/{SUBTASK_TYPE_ID}",
+        "id": SUBTASK_TYPE_ID,
+        "description": "A piece of work that belongs to another issue.",
+        "iconUrl": f"{base}/images/icons/issuetypes/subtask.svg",
+        "name": SUBTASK_TYPE,
+        "subtask": True,
+        "hierarchyLevel": -1,
+    }
+
+
+def issue_types_json(base: str, cfg: SandboxConfig) -> list[dict[str, Any]]:
+    return [issue_type_json(base, cfg), subtask_type_json(base)]
+
+
+def type_json(base: str, cfg: SandboxConfig, name: str) -> dict[str, Any]:
+    return subtask_type_json(base) if name == SUBTASK_TYPE else issue_type_json(base, cfg)
+
+
+def issue_ref_json(base: str, cfg: SandboxConfig, ref: IssueRef) -> dict[str, Any]:
+    """Another issue as Jira embeds it in `fields.parent` and `fields.subtasks`."""
+    return {
+        "id": str(ref.id),
+        "key": ref.key,
+        "self": f"{base}{API}/issue/{ref.id}",
+        "fields": {
+            "summary": ref.summary,
+            "status": status_json(base, ref.status),
+            "priority": {
+                "self": f"{base}{API}/priority/3",
+                "iconUrl": f"{base}/images/icons/priorities/medium.svg",
+                "name": "Medium",
+                "id": "3",
+            },
+            "issuetype": type_json(base, cfg, ref.issue_type),
+        },
+    }
+
+
 def project_ref_json(base: str, cfg: SandboxConfig) -> dict[str, Any]:
     return {
         "self": f"{base}{API}/project/{PROJECT_ID}",
@@ -123,7 +166,7 @@ def project_json(base: str, cfg: SandboxConfig) -> dict[str, Any]:
         "description": "Security incidents handled through Incident Desk.",
         "lead": user_json(base, cfg.user),
         "components": [],
-        "issueTypes": [issue_type_json(base, cfg)],
+        "issueTypes": issue_types_json(base, cfg),
         "assigneeType": "UNASSIGNED",
         "versions": [],
         "roles": {},
@@ -183,7 +226,8 @@ def issue_json(
     all_fields: dict[str, Any] = {
         "summary": issue.summary,
         "description": issue.description,
-        "issuetype": issue_type_json(base, cfg),
+        "issuetype": type_json(base, cfg, issue.issue_type),
+        "subtasks": [issue_ref_json(base, cfg, ref) for ref in issue.subtasks],
         "project": project_ref_json(base, cfg),
         "status": status_json(base, status),
         "labels": list(issue.labels),
@@ -219,6 +263,9 @@ def issue_json(
         },
         **{f: issue.custom_fields.get(f) for f in cfg.custom_fields},
     }
+    if issue.parent is not None:
+        # Jira leaves `parent` out of an issue that has none.
+        all_fields["parent"] = issue_ref_json(base, cfg, issue.parent)
     out: dict[str, Any] = {
         "expand": _ISSUE_EXPAND,
         "id": str(issue.id),
@@ -236,6 +283,13 @@ _FIELDS_META: tuple[tuple[str, str, bool, dict[str, Any]], ...] = (
     ("summary", "Summary", True, {"type": "string", "system": "summary"}),
     ("description", "Description", True, {"type": "string", "system": "description"}),
     ("issuetype", "Issue Type", True, {"type": "issuetype", "system": "issuetype"}),
+    ("parent", "Parent", False, {"type": "issuelink", "system": "parent"}),
+    (
+        "subtasks",
+        "Sub-tasks",
+        False,
+        {"type": "array", "items": "issuelinks", "system": "subtasks"},
+    ),
     ("project", "Project", False, {"type": "project", "system": "project"}),
     ("status", "Status", False, {"type": "status", "system": "status"}),
     (

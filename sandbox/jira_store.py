@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS issue_links (
     inward_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
     outward_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS parents (
+    issue_id INTEGER PRIMARY KEY REFERENCES issues(id) ON DELETE CASCADE,
+    parent_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS properties (
     issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
@@ -139,6 +143,21 @@ class Comment:
     updated: datetime
 
 
+@dataclass(frozen=True)
+class IssueRef:
+    """Another issue as Jira embeds it (`fields.parent`, `fields.subtasks`)."""
+
+    id: int
+    key: str
+    issue_type: str
+    summary: str
+    status_id: str
+
+    @property
+    def status(self) -> Status:
+        return status_by_id(self.status_id)
+
+
 @dataclass
 class Issue:
     id: int
@@ -157,6 +176,9 @@ class Issue:
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    # Sub-tasks: the parent on a sub-task, the sub-tasks (oldest first) on a parent.
+    parent: IssueRef | None = None
+    subtasks: list[IssueRef] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -165,6 +187,10 @@ class Issue:
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _ref(row: sqlite3.Row) -> IssueRef:
+    return IssueRef(int(row["id"]), row["key"], row["issue_type"], row["summary"], row["status_id"])
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -229,6 +255,7 @@ class JiraStore:
         reporter: str,
         properties: dict[str, Any] | None = None,
         custom_fields: dict[str, Any] | None = None,
+        parent_id: int | None = None,
     ) -> Issue:
         created = now_utc()
         with self._tx() as conn:
@@ -263,6 +290,10 @@ class JiraStore:
                 conn.execute(
                     "INSERT INTO custom_fields(issue_id, field, value) VALUES (?, ?, ?)",
                     (issue_id, field_id, json.dumps(value)),
+                )
+            if parent_id is not None:
+                conn.execute(
+                    "INSERT INTO parents(issue_id, parent_id) VALUES (?, ?)", (issue_id, parent_id)
                 )
         issue = self.get_issue(key)
         assert issue is not None
@@ -313,6 +344,15 @@ class JiraStore:
                 (issue_id,),
             )
         }
+        refs = (
+            "SELECT i.id, i.key, i.issue_type, i.summary, i.status_id FROM parents p JOIN issues i"
+        )
+        parent = self._conn.execute(
+            f"{refs} ON i.id = p.parent_id WHERE p.issue_id = ?", (issue_id,)
+        ).fetchone()
+        subtasks = self._conn.execute(
+            f"{refs} ON i.id = p.issue_id WHERE p.parent_id = ? ORDER BY i.id", (issue_id,)
+        ).fetchall()
         return Issue(
             id=issue_id,
             key=row["key"],
@@ -330,6 +370,8 @@ class JiraStore:
             properties=props,
             comments=comments,
             custom_fields=custom,
+            parent=None if parent is None else _ref(parent),
+            subtasks=[_ref(r) for r in subtasks],
         )
 
     def update_issue(

@@ -6,6 +6,12 @@ month on) keep their timers while the review is open, and closing with such a st
 is refused unless someone gives the reason it may stay open. The review's questions (root cause,
 what went well, what to improve, training needs) are asked in Jira, with a due date from the
 client policy; an overdue review is reminded a bounded number of times.
+
+Where the policy says so (`review.jira: subtask`, the default) the questions get a Jira sub-task
+of their own under the incident's issue: agents fill it in and move it to Done, and the intake
+turns that into the `close` update with the answers (intake/jira_review.py). A Jira that refuses
+sub-tasks leaves the comment on the issue, which works everywhere. Incidents that reached review
+before sub-tasks existed keep the comment (`REVIEW_SUBTASK_PATCH`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.jira import JiraActivities, TransitionRequest
+    from activities.jira_review import JiraReviewActivities, ReviewSubtaskRequest
     from incidents import clocks, escalation
     from incidents.clocks import ClockStatus
     from incidents.lifecycle import CloseIncident, IncidentState, IncidentView
     from incidents.policy import ClientPolicy
     from workflows.context import IncidentContext, at
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
+
+# The review gets its own Jira sub-task (an activity more than recorded histories expect).
+REVIEW_SUBTASK_PATCH = "review-subtask"
 
 # Stages that still owe someone an action; a stage waiting on a trigger that never came does not.
 OWED = clocks.OPEN | {ClockStatus.NO_FIXED_DEADLINE}
@@ -40,10 +53,11 @@ Until = Callable[..., Awaitable[None]]
 
 
 class ReviewCarry(BaseModel):
-    """Overdue reminders sent so far, and when the last one was."""
+    """Overdue reminders sent so far, when the last one was, and the review's sub-task."""
 
     reminded: int = 0
     last_reminded_at: datetime | None = None
+    subtask: str | None = None
 
 
 class Review:
@@ -71,17 +85,70 @@ class Review:
         self._ctx.record(
             "review_requested", f"Post-incident review due at {at(view.review_due_at)}"
         )
+        if terms.jira == "subtask" and view.jira_key and self._ctx.patched(REVIEW_SUBTASK_PATCH):
+            await self._open_subtask(view.jira_key)
         owed = open_stages(view)
         still = f"\nStill open: {', '.join(owed)}; mark them done before closing." if owed else ""
+        where = (
+            f"\nAnswer them in the review sub-task {self._state.subtask} and move it to Done, "
+            "or close the incident once the answers are recorded here or in Incident Desk."
+            if self._state.subtask
+            else "\nClose the incident once the answers are recorded here or in Incident Desk."
+        )
         await self._ctx.comment(
             f"Post-incident review, due {at(view.review_due_at)}. Please answer:\n"
             + "\n".join(QUESTIONS)
-            + "\nClose the incident once the answers are recorded here or in Incident Desk."
+            + where
             + still
         )
         await self.wait(policy, until)
 
+    async def _open_subtask(self, parent_key: str) -> None:
+        """A Jira without sub-tasks (or that refuses this one) keeps the comment alone."""
+        view = self._ctx.view
+        try:
+            key = await workflow.execute_activity_method(
+                JiraReviewActivities.create_review_subtask,
+                ReviewSubtaskRequest(
+                    workflow_id=view.workflow_id,
+                    parent_key=parent_key,
+                    due=at(view.review_due_at),
+                    client=view.client,
+                ),
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary=f"Review sub-task under {parent_key}",
+            )
+        except ActivityError as exc:
+            cause = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+            self._ctx.record(
+                "review_subtask_failed", f"No review sub-task ({cause}); asked in a comment"
+            )
+            return
+        self._state = self._state.model_copy(update={"subtask": key})
+        self._ctx.record("review_subtask", f"Post-incident review sub-task {key} opened")
+
+    async def _finish_subtask(self) -> None:
+        """Closed through another channel (API, CLI, the issue itself): the sub-task follows,
+        so nobody is left a review to write. Already Done, it is left alone."""
+        if self._state.subtask is None:
+            return
+        await workflow.execute_activity_method(
+            JiraActivities.transition_jira_ticket,
+            TransitionRequest(key=self._state.subtask, status="Done", client=self._ctx.view.client),
+            start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=EFFECT_RETRY,
+            summary=f"Close review sub-task {self._state.subtask}",
+        )
+
     async def wait(self, policy: ClientPolicy, until: Until) -> None:
+        """Until closed; then the review's sub-task, if any, is closed too."""
+        await self._wait_closed(policy, until)
+        await self._finish_subtask()
+
+    async def _wait_closed(self, policy: ClientPolicy, until: Until) -> None:
         """Until closed: the review is due at its instant, then reminded every `remind_every`
         (a bounded number of times). A continued run waits on from the reminders sent."""
         view, terms = self._ctx.view, policy.review
@@ -105,7 +172,9 @@ class Review:
             if self.closed():
                 return
             await self._remind(number)
-            self._state = ReviewCarry(reminded=number, last_reminded_at=workflow.now())
+            self._state = self._state.model_copy(
+                update={"reminded": number, "last_reminded_at": workflow.now()}
+            )
         await until(self.closed)
 
     async def _remind(self, number: int) -> None:
@@ -118,7 +187,8 @@ class Review:
         await self._ctx.comment(
             f"Reminder: the post-incident review was due at {at(view.review_due_at)} and the "
             "incident is still open. Record the root cause, what went well, what to improve "
-            "and training needs, then close it."
+            "and training needs, then close it"
+            + (f" (in the review sub-task {self._state.subtask})." if self._state.subtask else ".")
         )
 
     # --- the close action (the update handler and its validator call these) -----------------

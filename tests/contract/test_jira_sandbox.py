@@ -139,7 +139,7 @@ def test_myself_fields_project_and_types(sb: Sandbox) -> None:
     assert client.project("10000").key == "SEC"
     assert [p.key for p in client.projects()] == ["SEC"]
     assert client.issue_type_by_name("Incident", project="SEC").id == "10001"
-    assert [t.name for t in client.issue_types()] == ["Incident"]
+    assert [t.name for t in client.issue_types()] == ["Incident", "Sub-task"]
     assert [s.name for s in client.statuses()] == [
         "To Do", "In Progress", "Done", "Validated", "False Alarm", "Contained", "Resolved",
         "Closed",

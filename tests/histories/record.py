@@ -412,9 +412,12 @@ async def triage_sla_breached(env: WorkflowEnvironment) -> WorkflowHandle:
     return handle
 
 
-async def contained_resolved_reviewed_closed(env: WorkflowEnvironment) -> WorkflowHandle:
+async def contained_resolved_reviewed_closed(
+    env: WorkflowEnvironment, *, via_subtask: bool = False
+) -> WorkflowHandle:
     """Filed validated; acknowledged, contained, resolved; the review closes it once every
-    reporting stage is marked done."""
+    reporting stage is marked done (with `via_subtask`, as the intake does when the review's
+    Jira sub-task moves to Done)."""
     outside = Outside()
     async with new_worker(env.client, outside) as worker:
         now = await env.get_current_time()
@@ -446,10 +449,20 @@ async def contained_resolved_reviewed_closed(env: WorkflowEnvironment) -> Workfl
                     to_improve="Lockers at the site entrance",
                     training_needs="Device handling refresher",
                 ),
+                **(
+                    {"channel": "jira", "summary": "Post-incident review recorded in SEC-2"}
+                    if via_subtask
+                    else {}
+                ),
             ),
         )
         await handle.result()
     return handle
+
+
+async def review_subtask_closed(env: WorkflowEnvironment) -> WorkflowHandle:
+    """The review asked in its own Jira sub-task (`review-subtask` patch), closed from it."""
+    return await contained_resolved_reviewed_closed(env, via_subtask=True)
 
 
 async def status_update_cadence(env: WorkflowEnvironment) -> WorkflowHandle:
@@ -608,6 +621,7 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
     "incident_triage_validated_then_paged": ("dev", triage_validated_then_paged),
     "incident_triage_sla_breached": ("java", triage_sla_breached),
     "incident_contained_resolved_reviewed_closed": ("dev", contained_resolved_reviewed_closed),
+    "incident_review_subtask_closed": ("dev", review_subtask_closed),
     "integration_health_outages_and_recovery": ("dev", integration_outage_and_recovery),
     "digest_sent_to_contacts": ("dev", digest_sent_to_contacts),
     "digest_posted_to_jira": ("dev", digest_posted_to_jira),

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities.checklists import ChecklistActivities, ChecklistRequest
 from activities.jira import CommentRequest, TicketRequest, TransitionRequest
+from activities.jira_review import ReviewSubtaskRequest
 from activities.jira_writeback import TicketSyncRequest
 from activities.notify import NoticeRequest
 from activities.obligations import ObligationRequest, assess
@@ -46,6 +47,7 @@ class Outside:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     jira_down: bool = False
+    subtasks_off: bool = False  # the Jira refuses sub-tasks (the review falls back to a comment)
     mail_down: bool = False
     policy: ClientPolicy | None = None
     # Keys whose trigger_page waits for `release` first: an acknowledgement can then arrive
@@ -97,6 +99,17 @@ class Outside:
         async def transition_jira_ticket(request: TransitionRequest) -> None:
             self.calls.append(("transition_jira_ticket", request))
 
+        @activity.defn(name="create_review_subtask")
+        async def create_review_subtask(request: ReviewSubtaskRequest) -> str:
+            self.calls.append(("create_review_subtask", request))
+            if self.subtasks_off:
+                raise ApplicationError(
+                    "Jira 400: The issue type selected is invalid.",
+                    type="JiraRequestError",
+                    non_retryable=True,
+                )
+            return "SEC-2"
+
         @activity.defn(name="sync_jira_ticket")
         async def sync_jira_ticket(request: TicketSyncRequest) -> list[str]:
             self.calls.append(("sync_jira_ticket", request))
@@ -141,6 +154,7 @@ class Outside:
             create_jira_ticket,
             comment_jira_ticket,
             transition_jira_ticket,
+            create_review_subtask,
             sync_jira_ticket,
             trigger_page,
             acknowledge_page,

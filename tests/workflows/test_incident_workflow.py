@@ -97,7 +97,9 @@ async def test_lifecycle_ticket_page_ack_resolve(dev_env: WorkflowEnvironment) -
         "comment_jira_ticket",
         "resolve_page",
         "comment_jira_ticket",
+        "create_review_subtask",  # the review's own sub-task (workflows/review.py)
         "comment_jira_ticket",
+        "transition_jira_ticket",  # the sub-task follows the close
         "comment_jira_ticket",
         "transition_jira_ticket",
     ]
