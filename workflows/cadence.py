@@ -12,6 +12,12 @@ a second interval in a row passes, they are also paged at low urgency, since one
 responder busy containing the incident but two leave the client without news for twice the
 agreed time. The page is resolved by the next update, or at the resolution. Later misses are
 reminded in Jira only: the pager already re-notifies its open alert.
+
+Reminders stop after `MAX_REMINDERS` misses in a row, with one timeline entry saying so, until
+the next stakeholder update or severity change: by then the owner has been reminded in Jira
+three times and has an open page the pager keeps re-notifying, so more comments only bury the
+issue (a SEV1 left acknowledged for a month would otherwise collect some 720 of them). A severity
+change counts afresh from the moment it happened, since it is news worth an update of its own.
 """
 
 from __future__ import annotations
@@ -30,12 +36,20 @@ with workflow.unsafe.imports_passed_through():
     from incidents.report import Severity
     from incidents.status_updates import StakeholderUpdate, mention
     from workflows.context import IncidentContext, at
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import (
+        CADENCE_CAP_PATCH,
+        EFFECT_RETRY,
+        EFFECT_TIMEOUT,
+        HEARTBEAT_TIMEOUT,
+    )
 
 # Pager severity of the owner's page: below any incident page's, so it is low urgency.
 PAGE_SEVERITY = "warning"
 # Misses in a row after which the owner is paged as well as reminded in Jira.
 PAGE_AFTER_MISSES = 2
+# Misses in a row after which reminders pause: one past the page, so the owner has had two Jira
+# reminders and a page that stays open before the issue goes quiet.
+MAX_REMINDERS = 3
 
 
 class CadenceCarry(BaseModel):
@@ -128,7 +142,9 @@ class StatusCadence:
                     or view.severity != severity
                 )
 
-            due = since + interval if interval is not None else None
+            # Runs started before the cap keep reminding at every interval (replay).
+            paused = misses >= MAX_REMINDERS and workflow.patched(CADENCE_CAP_PATCH)
+            due = since + interval if interval is not None and not paused else None
             if due is None:
                 await workflow.wait_condition(moved)
             elif due > workflow.now():
@@ -149,6 +165,9 @@ class StatusCadence:
                 with self._ctx.effect():
                     await self._resolve_page("Resolve the owner's status-update page")
                 continue
+            if paused:
+                since, misses = workflow.now(), 0  # the severity changed: count afresh from now
+                continue
             if due is None or due > workflow.now():
                 continue  # the severity changed: the interval is recomputed from the same start
             assert interval is not None
@@ -156,6 +175,12 @@ class StatusCadence:
             with self._ctx.effect():
                 await self._missed(severity, interval, since, misses)
             since = due
+            if misses == MAX_REMINDERS and workflow.patched(CADENCE_CAP_PATCH):
+                self._ctx.record(
+                    "status_update_reminders_paused",
+                    f"{misses} stakeholder updates missed in a row; reminders paused until the "
+                    "next update or a severity change",
+                )
         await self._resolve_page("Resolve the owner's status-update page: resolved")
 
     def _summary(self, severity: Severity, interval: timedelta, misses: int) -> str:
@@ -207,6 +232,7 @@ class StatusCadence:
                 jira_key=view.jira_key,
             ),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Page {owner}: no stakeholder update for {silent}",
         )

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents.taxonomy import IncidentType
     from workflows.clocks import ReportingClocks
     from workflows.context import IncidentContext
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 # Patch ids are recorded in running histories: never rename one (CONTRIBUTING.md).
 # Runs started after this change post the SOP checklist at classification and gate on it.
@@ -178,6 +178,7 @@ class Checklist:
                 ChecklistActivities.load_sop_checklist,
                 request,
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=LOAD_RETRY,
                 summary=f"Load the {incident_type.value} SOP checklist ({request.language.value})",
             )
@@ -237,6 +238,7 @@ class Checklist:
                 jira_key=view.jira_key,
             ),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Page {terms.team_lead}: SOP checklist overdue ({late})",
         )

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents.policy import ClientPolicy, SecurityContact
     from workflows.clocks import ReportingClocks
     from workflows.context import IncidentContext, at
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, NOTICE_DEADLINE
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT, NOTICE_DEADLINE
 
 NOTIFIER = "incident-desk"
 
@@ -151,6 +151,7 @@ class ClientNotice:
                         client=view.client,
                     ),
                     start_to_close_timeout=EFFECT_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     schedule_to_close_timeout=NOTICE_DEADLINE,
                     retry_policy=EFFECT_RETRY,
                     # Summaries are not encrypted by every codec set-up: no address here.
@@ -300,6 +301,7 @@ class ClientNotice:
                     jira_key=view.jira_key,
                 ),
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
                 summary=f"Alert {target}: client has not acknowledged",
             )

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents.policy import ClientPolicy
     from incidents.report import IncidentReport
     from workflows.context import IncidentContext, at
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 # Runs recorded before questions were asked in Jira keep their command sequence.
 OBLIGATION_ASSESSMENT_PATCH = "obligation-assessment"
@@ -419,6 +419,7 @@ class ReportingClocks:
                 ObligationActivities.assess_obligations,
                 ObligationRequest(facts=view.facts, policy=self._policy),
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
                 summary="Assess reporting obligations and deadlines",
             )
@@ -553,6 +554,7 @@ class ReportingClocks:
                     jira_key=view.jira_key,
                 ),
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
                 summary=f"Alert {target}: {clock.id} ({stage.stage}) deadline missed",
             )

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents.lifecycle import IncidentState, IncidentView, TimelineEntry
     from workflows.jira_sync import TicketWriteBack
     from workflows.names import IncidentSearchAttribute as SA
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 
 class IncidentContext:
@@ -111,6 +111,7 @@ class IncidentContext:
             JiraActivities.comment_jira_ticket,
             CommentRequest(key=self.view.jira_key, body=body, client=self.view.client),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Comment on {self.view.jira_key}",
         )
@@ -121,6 +122,7 @@ class IncidentContext:
             PagingActivities.resolve_page,
             key,
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=summary,
         )

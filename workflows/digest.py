@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DigestPeriod,
         GatheredDigest,
     )
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 WORKFLOW_TYPE = "DigestWorkflow"
 WEEK = timedelta(days=7)
@@ -64,6 +64,7 @@ class DigestWorkflow:
             DigestActivities.gather_client_digest,
             DigestPeriod(client=request.client, since=until - request.period, until=until),
             start_to_close_timeout=GATHER_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Read {request.client}'s incidents of the past {request.period.days} days",
         )
@@ -87,6 +88,7 @@ class DigestWorkflow:
                         sender=gathered.sender,
                     ),
                     start_to_close_timeout=EFFECT_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     schedule_to_close_timeout=SEND_DEADLINE,
                     retry_policy=EFFECT_RETRY,
                     summary=f"Email the digest to recipient {number} of {len(gathered.recipients)}",
@@ -103,6 +105,7 @@ class DigestWorkflow:
                     DigestActivities.post_client_digest_to_jira,
                     DigestJiraPost(client=request.client, digest=digest),
                     start_to_close_timeout=EFFECT_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     schedule_to_close_timeout=SEND_DEADLINE,
                     retry_policy=EFFECT_RETRY,
                     summary=f"Post the week's digest in Jira project {gathered.jira_project}",

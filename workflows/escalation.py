@@ -25,7 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from incidents.lifecycle import IncidentState, Page
     from incidents.policy import ClientPolicy
     from workflows.context import IncidentContext
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, PAGE_TIMER_FIRST_PATCH
+    from workflows.options import (
+        EFFECT_RETRY,
+        EFFECT_TIMEOUT,
+        HEARTBEAT_TIMEOUT,
+        PAGE_TIMER_FIRST_PATCH,
+    )
 
 
 class Escalation:
@@ -51,6 +56,7 @@ class Escalation:
                 jira_key=view.jira_key,
             ),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Page on-call ({view.severity})",
         )
@@ -122,6 +128,7 @@ class Escalation:
                 activity,
                 page.dedup_key,
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
                 summary=f"{verb} the page"
                 if len(view.pages) <= 1
@@ -228,6 +235,7 @@ class Escalation:
                 jira_key=view.jira_key,
             ),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=summary,
         )

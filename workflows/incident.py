@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         EFFECT_RETRY,
         EFFECT_TIMEOUT,
         ESCALATION_CHAIN_PATCH,
+        HEARTBEAT_TIMEOUT,
         JIRA_FINAL_STATE_PATCH,
         REPORTING_CLOCKS_PATCH,
         STATUS_CADENCE_PATCH,
@@ -350,6 +351,7 @@ class IncidentWorkflow:
             PolicyActivities.load_client_policy,
             client,
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Load the policy of client {client}",
         )

@@ -27,6 +27,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.operations import OperationsActivities, OperationsEmail
     from activities.paging import PageRequest, PagingActivities
+    from workflows.options import HEARTBEAT_TIMEOUT
 
 WORKFLOW_TYPE = "IntegrationHealthWorkflow"
 WORKFLOW_ID_PREFIX = "integration-health-"
@@ -245,6 +246,7 @@ class IntegrationHealthWorkflow:
                 PagingActivities.resolve_page,
                 key,
                 start_to_close_timeout=ALERT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=ALERT_RETRY,
                 summary=f"Resolve the operations page: {self._label()} recovered",
             )
@@ -265,6 +267,7 @@ class IntegrationHealthWorkflow:
                 workflow_id=workflow.info().workflow_id,
             ),
             start_to_close_timeout=ALERT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=ALERT_RETRY,
             summary=f"Page {self._config.ops_target}: {self._label()} degraded",
         )
@@ -281,6 +284,7 @@ class IntegrationHealthWorkflow:
                 purpose=f"outage-{outage.number}-{what}",
             ),
             start_to_close_timeout=ALERT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=ALERT_RETRY,
             summary=f"Email operations: {self._label()} {what}",
         )

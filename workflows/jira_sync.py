@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents import clocks
     from incidents.lifecycle import IncidentView
     from integrations.jira_writeback import TicketState
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 JIRA_WRITEBACK_PATCH = "jira-writeback"
 
@@ -87,8 +87,9 @@ class TicketWriteBack:
                 try:
                     await workflow.execute_activity_method(
                         JiraWriteBackActivities.sync_jira_ticket,
-                        TicketSyncRequest(key=key, ticket=ticket),
+                        TicketSyncRequest(key=key, ticket=ticket, client=self._view.client),
                         start_to_close_timeout=EFFECT_TIMEOUT,
+                        heartbeat_timeout=HEARTBEAT_TIMEOUT,
                         retry_policy=EFFECT_RETRY,
                         summary=f"Show {ticket.state} and the reporting clocks on {key}",
                     )

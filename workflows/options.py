@@ -18,6 +18,11 @@ EFFECT_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 EFFECT_TIMEOUT = timedelta(seconds=30)
+# A worker that dies mid-activity (SIGKILL, OOM, a lost node) is noticed after this long without
+# a heartbeat, instead of after the whole start-to-close timeout. Live workers heartbeat every
+# activity that runs over a second (activities/keepalive.py), threaded Jira calls included, so
+# only a dead worker lets it lapse.
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 # A Jira outage must not hold back the page for longer than this.
 TICKET_DEADLINE = timedelta(minutes=10)
 # A notice that cannot be sent within this long is reported to people rather than retried on.
@@ -49,3 +54,6 @@ JIRA_FINAL_STATE_PATCH = "jira-final-state"
 # Runs started after this change continue as new at the lifecycle's long waits when the history
 # grows long (workflows/carry_over.py); older runs keep their single history.
 CONTINUE_AS_NEW_PATCH = "continue-as-new"
+# Runs started after this change stop reminding the owner after a few misses in a row, until the
+# next stakeholder update or severity change (workflows/cadence.py).
+CADENCE_CAP_PATCH = "cadence-cap"

@@ -11,7 +11,13 @@ with workflow.unsafe.imports_passed_through():
     from incidents import notices
     from incidents.report import IncidentReport
     from workflows.context import IncidentContext
-    from workflows.options import DONE_STATUS, EFFECT_RETRY, EFFECT_TIMEOUT, TICKET_DEADLINE
+    from workflows.options import (
+        DONE_STATUS,
+        EFFECT_RETRY,
+        EFFECT_TIMEOUT,
+        HEARTBEAT_TIMEOUT,
+        TICKET_DEADLINE,
+    )
 
 
 class JiraTicket:
@@ -34,6 +40,7 @@ class JiraTicket:
                     client=view.client,
                 ),
                 start_to_close_timeout=EFFECT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=TICKET_DEADLINE,
                 retry_policy=EFFECT_RETRY,
                 summary="Open the Jira ticket for the agents",
@@ -57,6 +64,7 @@ class JiraTicket:
             JiraActivities.transition_jira_ticket,
             TransitionRequest(key=key, status=DONE_STATUS, client=self._ctx.view.client),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Move {key} to {DONE_STATUS}",
         )

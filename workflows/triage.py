@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from incidents.policy import ClientPolicy
     from incidents.report import IncidentReport
     from workflows.context import IncidentContext, at
-    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT
+    from workflows.options import EFFECT_RETRY, EFFECT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 
 class Triage:
@@ -165,6 +165,7 @@ class Triage:
                 jira_key=view.jira_key,
             ),
             start_to_close_timeout=EFFECT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
             summary=f"Page {terms.team_lead}: triage SLA ({late}) missed",
         )

@@ -7,8 +7,9 @@ does the failing over; there is no coordination of our own to test, only that ou
 stay idempotent when a task is retried on another process.
 
 Bound: a workflow task on the dead worker's sticky queue moves to the shared queue after the
-sticky schedule-to-start timeout (seconds), but an activity it was running is only retried when
-its start-to-close timeout (30 s) passes, so the wait allows for that once.
+sticky schedule-to-start timeout (seconds), and an activity it was running is retried once its
+heartbeat timeout (5 s, well inside the 30 s start-to-close) passes, so the wait allows for that
+once.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from incidents.clocks import FactsUpdate
 from incidents.comments import IncidentComment
 from incidents.lifecycle import Action, IncidentView
 from incidents.policy import ClientPolicy, EscalationLevel
@@ -19,7 +20,7 @@ from incidents.report import IncidentReport, Severity, StartIncident
 from incidents.status_updates import StakeholderUpdate
 from tests.workflows.doubles import CLOSE, Outside, new_worker
 from tests.workflows.test_escalation import REPORT, wait_until
-from workflows.cadence import cadence_key
+from workflows.cadence import MAX_REMINDERS, cadence_key
 from workflows.incident import IncidentWorkflow
 
 HOUR = timedelta(hours=1)
@@ -165,6 +166,88 @@ async def test_no_cadence_for_a_severity_without_one(dev_env: WorkflowEnvironmen
         await handle.execute_update(IncidentWorkflow.close, CLOSE)
         result = await handle.result()
     assert overdue(result) == []
+
+
+def paused(view: IncidentView) -> list[datetime]:
+    return [e.at for e in view.timeline if e.event == "status_update_reminders_paused"]
+
+
+async def silent_until_paused(env: WorkflowEnvironment, handle: WorkflowHandle) -> IncidentView:
+    """An hour per miss until the cap; the pause is recorded with the last reminder."""
+    for miss in range(1, MAX_REMINDERS + 1):
+        await env.fast_forward(handle, HOUR)
+        await wait_until(handle, lambda v, n=miss: len(overdue(v)) == n)
+    return await wait_until(handle, lambda v: len(paused(v)) == 1)
+
+
+async def test_reminders_pause_after_the_cap_until_the_next_update(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    outside = Outside(policy=POLICY)
+    async with new_worker(dev_env.client, outside) as worker:
+        handle = await acknowledged(dev_env, outside, worker.task_queue)
+        acked_at = (await handle.query(IncidentWorkflow.state)).acknowledged_at
+        assert acked_at is not None
+        view = await silent_until_paused(dev_env, handle)
+        assert abs(paused(view)[0] - (acked_at + MAX_REMINDERS * HOUR)) < SLACK
+        assert len(reminders(outside)) == MAX_REMINDERS
+
+        # Five more silent hours: without the cap, five more reminders.
+        for _ in range(5):
+            await dev_env.fast_forward(handle, HOUR)
+        view = await handle.query(IncidentWorkflow.state)
+        assert len(overdue(view)) == MAX_REMINDERS and len(paused(view)) == 1
+        assert len(reminders(outside)) == MAX_REMINDERS
+        assert cadence_pages(outside, handle) == [cadence_key(handle.id)], "one page, still open"
+        assert cadence_key(handle.id) not in outside.of("resolve_page")
+
+        # An update resolves the page and restarts the count: the next reminder an hour later.
+        view = await handle.execute_update(
+            IncidentWorkflow.post_update, StakeholderUpdate(by="ana", text="Still restoring")
+        )
+        updated_at = view.last_stakeholder_update_at
+        assert updated_at is not None
+        await wait_until(handle, lambda v: cadence_key(handle.id) in outside.of("resolve_page"))
+        await dev_env.fast_forward(handle, HOUR - timedelta(minutes=1))
+        assert len(overdue(await handle.query(IncidentWorkflow.state))) == MAX_REMINDERS
+        await dev_env.fast_forward(handle, timedelta(minutes=2))
+        view = await wait_until(handle, lambda v: len(overdue(v)) == MAX_REMINDERS + 1)
+        assert abs(overdue(view)[-1] - (updated_at + HOUR)) < SLACK
+        assert len(reminders(outside)) == MAX_REMINDERS + 1
+
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
+        result = await handle.result()
+    assert len(paused(result)) == 1
+
+
+async def test_a_severity_change_resumes_paused_reminders_from_the_change(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    outside = Outside(policy=POLICY)
+    async with new_worker(dev_env.client, outside) as worker:
+        handle = await acknowledged(dev_env, outside, worker.task_queue)
+        await silent_until_paused(dev_env, handle)
+        await dev_env.fast_forward(handle, 2 * HOUR)
+        assert len(overdue(await handle.query(IncidentWorkflow.state))) == MAX_REMINDERS
+
+        view = await handle.execute_update(
+            IncidentWorkflow.update_facts,
+            FactsUpdate(by="ana", severity=Severity.SEV2, reason="only one site affected"),
+        )
+        assert view.severity == Severity.SEV2
+        changed_at = view.timeline[-1].at
+        # SEV2 is every four hours, counted from the change, not from the last reminder.
+        await dev_env.fast_forward(handle, 4 * HOUR - timedelta(minutes=2))
+        assert len(overdue(await handle.query(IncidentWorkflow.state))) == MAX_REMINDERS
+        await dev_env.fast_forward(handle, timedelta(minutes=4))
+        view = await wait_until(handle, lambda v: len(overdue(v)) == MAX_REMINDERS + 1)
+        assert abs(overdue(view)[-1] - (changed_at + 4 * HOUR)) < SLACK
+        assert "every 4h" in reminders(outside)[-1]
+
+        await handle.execute_update(IncidentWorkflow.resolve, Action(by="ana"))
+        await handle.execute_update(IncidentWorkflow.close, CLOSE)
+        await handle.result()
 
 
 async def timer_summaries(env: WorkflowEnvironment, handle: WorkflowHandle) -> set[str]:
