@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
-from incident_desk.reports_cli import UrlOption, _settings
-from incident_desk.tokens_cli import TokenOption, auth_headers
+from incident_desk.api_calls import post_action
+from incident_desk.reports_cli import UrlOption
+from incident_desk.tokens_cli import TokenOption
 
 
 def assess(
@@ -28,27 +28,13 @@ def assess(
     token: TokenOption = None,
 ) -> None:
     """Answer an obligation's open questions (needs_assessment)."""
-    settings = _settings()
-    base = (url or settings.intake_base_url).rstrip("/")
-    body = {"applies": applies, "by": by, "reason": reason, "channel": "cli"}
-    try:
-        response = httpx.post(
-            f"{base}/api/v1/incidents/{incident}/assessments/{obligation}",
-            json=body,
-            headers=auth_headers(settings, token),
-            timeout=15,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    view = response.json()
+    view = post_action(
+        incident,
+        f"assessments/{obligation}",
+        {"applies": applies, "by": by, "reason": reason},
+        url=url,
+        token=token,
+    )
     clock = next((c for c in view.get("obligations", []) if c["id"] == obligation), None)
     typer.echo(f"incident_id: {view['incident_id']}")
     typer.echo(f"obligation: {obligation}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
-from incident_desk.reports_cli import UrlOption, _settings
-from incident_desk.tokens_cli import TokenOption, auth_headers
+from incident_desk.api_calls import post_action
+from incident_desk.reports_cli import UrlOption
+from incident_desk.tokens_cli import TokenOption
 
 
 def tick(
@@ -22,29 +22,9 @@ def tick(
     token: TokenOption = None,
 ) -> None:
     """Mark a checklist item done (with the answer, for a question)."""
-    settings = _settings()
-    base = (url or settings.intake_base_url).rstrip("/")
-    body: dict[str, str] = {"by": by, "channel": "cli"}
-    if answer is not None:
-        body["answer"] = answer
-    try:
-        response = httpx.post(
-            f"{base}/api/v1/incidents/{incident}/checklist/{item}",
-            json=body,
-            headers=auth_headers(settings, token),
-            timeout=15,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    view = response.json()
+    view = post_action(
+        incident, f"checklist/{item}", {"by": by, "answer": answer}, url=url, token=token
+    )
     checklist = view.get("checklist") or {}
     open_items = [i["id"] for i in checklist.get("items", []) if i["required"] and not i["done_at"]]
     typer.echo(f"incident_id: {view['incident_id']}")

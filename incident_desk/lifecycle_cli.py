@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from incident_desk.config import ConfigError, load_settings
-from incident_desk.settings import Settings
-from incident_desk.tokens_cli import TokenOption, auth_headers
+from incident_desk.api_calls import post_action
+from incident_desk.tokens_cli import TokenOption
 
 __all__ = ["register"]
 
@@ -23,38 +21,10 @@ ByOption = Annotated[str, typer.Option(help="Who acts (a person, not a team)")]
 UrlOption = Annotated[str | None, typer.Option(help="Intake API base URL")]
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        typer.echo(f"configuration error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def _post(
     incident: str, verb: str, body: dict[str, Any], url: str | None, token: str | None
 ) -> None:
-    settings = _settings()
-    base = (url or settings.intake_base_url).rstrip("/")
-    body = {k: v for k, v in body.items() if v is not None} | {"channel": "cli"}
-    try:
-        response = httpx.post(
-            f"{base}/api/v1/incidents/{incident}/{verb}",
-            json=body,
-            headers=auth_headers(settings, token),
-            timeout=15,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    view = response.json()
+    view = post_action(incident, verb, body, url=url, token=token)
     typer.echo(f"incident_id: {view['incident_id']}")
     typer.echo(f"state: {view['state']}")
 

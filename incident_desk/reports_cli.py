@@ -12,12 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
-from pydantic import ValidationError
 
-from incident_desk.settings import Settings
-from incident_desk.tokens_cli import TokenOption, auth_headers
+from incident_desk.api_calls import call_api
+from incident_desk.tokens_cli import TokenOption
 
 __all__ = ["register"]
 
@@ -41,36 +39,9 @@ OutOption = Annotated[
 UrlOption = Annotated[str | None, typer.Option(help="Intake API base URL")]
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"configuration error: {problems}", err=True)
-        raise typer.Exit(2) from None
-
-
 def fetch(path: str, fmt: str, url: str | None, token: str | None) -> bytes:
     """The body of a GET on the intake API; exits 1 with the API's reason on any failure."""
-    settings = _settings()
-    base = (url or settings.intake_base_url).rstrip("/")
-    try:
-        response = httpx.get(
-            f"{base}{path}",
-            params={"format": fmt},
-            headers=auth_headers(settings, token),
-            timeout=60,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
+    response = call_api("GET", path, url=url, token=token, params={"format": fmt}, timeout=60)
     return response.content
 
 

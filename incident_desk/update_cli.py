@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
-from incident_desk.config import ConfigError, load_settings
-from incident_desk.tokens_cli import TokenOption, auth_headers
+from incident_desk.api_calls import post_action
+from incident_desk.tokens_cli import TokenOption
 
 __all__ = ["register"]
 
@@ -25,33 +24,10 @@ def update(
     token: TokenOption = None,
 ) -> None:
     """Post a stakeholder update: it goes to the Jira ticket and restarts the owner's reminders."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        typer.echo(f"configuration error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
     if not text.strip():
         typer.echo("error: the update text is empty", err=True)
         raise typer.Exit(2)
-    base = (url or settings.intake_base_url).rstrip("/")
-    try:
-        response = httpx.post(
-            f"{base}/api/v1/incidents/{incident}/updates",
-            json={"by": by, "text": text, "channel": "cli"},
-            headers=auth_headers(settings, token),
-            timeout=15,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the intake API at {base}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"error: HTTP {response.status_code}: {detail}", err=True)
-        raise typer.Exit(1)
-    view = response.json()
+    view = post_action(incident, "updates", {"by": by, "text": text}, url=url, token=token)
     typer.echo(f"incident_id: {view['incident_id']}")
     typer.echo(f"state: {view['state']}")
     typer.echo(f"last_stakeholder_update_at: {view.get('last_stakeholder_update_at') or '-'}")

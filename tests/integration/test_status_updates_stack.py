@@ -71,3 +71,48 @@ def test_updates_from_the_api_and_the_cli_reach_the_timeline_and_jira(stack: Sta
         lambda bodies: sum(b.startswith("Stakeholder update from ana:") for b in bodies) == 2,
     )
     assert any("Sweep done, 3 mailboxes cleaned" in b for b in comments)
+
+
+def test_the_lifecycle_commands_triage_contain_and_explain_refusals(stack: Stack) -> None:
+    """`validate`, `false-alarm`, `contain`, `close` from a terminal, through the real API."""
+    api = stack.settings.intake_base_url
+    runner = CliRunner(env={"INCIDENT_DESK_STATE_DIR": str(stack.state_dir)})
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--url", api])
+        return result.exit_code, result.output
+
+    with api_client(stack) as http:
+        first = report(external_ref="CLI-1")
+        first.pop("validation")  # an agent triages this one from the terminal
+        second = report(external_ref="CLI-2")
+        second.pop("validation")
+        for body in (first, second):
+            assert http.post(f"{api}/api/v1/incidents", json=body).status_code == 202
+
+        def state(incident: str) -> str:
+            return wait_for(
+                lambda: http.get(f"{api}/api/v1/incidents/{incident}").json(),
+                lambda v: v.get("jira_key"),
+            )["state"]
+
+        assert state("demo-CLI-1") == "TRIAGE"
+        code, out = cli("contain", "demo-CLI-1", "--by", "mo", "--note", "blocked")
+        assert code == 1 and "HTTP 409" in out and "validated" in out  # the workflow's reason
+        code, out = cli("validate", "demo-CLI-1", "--by", "ana", "--severity", "SEV2")
+        assert code == 0 and "incident_id: demo-CLI-1" in out, out
+        wait_for(
+            lambda: http.get(f"{api}/api/v1/incidents/demo-CLI-1").json(),
+            lambda v: v["state"] == "ESCALATED" and v["severity"] == "SEV2",
+        )
+
+        assert state("demo-CLI-2") == "TRIAGE"
+        code, out = cli("false-alarm", "demo-CLI-2", "--by", "ana", "--reason", "test call")
+        assert code == 0, out
+        closed = wait_for(
+            lambda: http.get(f"{api}/api/v1/incidents/demo-CLI-2"),
+            lambda r: r.status_code != 200 or r.json()["state"] == "CLOSED",
+        )
+        assert closed.status_code == 200 and closed.json()["state"] == "CLOSED"
+        code, out = cli("close", "demo-CLI-2", "--by", "lead", "--summary", "done")
+        assert code == 1 and "HTTP 409" in out, out
