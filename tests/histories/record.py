@@ -465,7 +465,9 @@ async def review_subtask_closed(env: WorkflowEnvironment) -> WorkflowHandle:
     return await contained_resolved_reviewed_closed(env, via_subtask=True)
 
 
-async def status_update_cadence(env: WorkflowEnvironment) -> WorkflowHandle:
+async def status_update_cadence(
+    env: WorkflowEnvironment, *, until: str = "status_update_paged"
+) -> WorkflowHandle:
     """Acknowledged, then silent: the owner is reminded, paged at the second miss; an update
     resolves the page; resolved and closed (the Jira issue settled on CLOSED)."""
     policy = CHAIN_POLICY.model_copy(
@@ -484,11 +486,13 @@ async def status_update_cadence(env: WorkflowEnvironment) -> WorkflowHandle:
         handle = await _start(env.client, outside, worker.task_queue, report)
         await _pages(handle, 1)
         await handle.execute_update(IncidentWorkflow.acknowledge, Action(by="mo"))
-        for _ in range(200):
+        for _ in range(400):
             view = await handle.query(IncidentWorkflow.state)
-            if any(e.event == "status_update_paged" for e in view.timeline):
+            if any(e.event == until for e in view.timeline):
                 break
             await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"no {until} in the timeline")
         await handle.execute_update(
             IncidentWorkflow.post_update, StakeholderUpdate(by="mo", text="Contained; restoring")
         )
@@ -498,6 +502,11 @@ async def status_update_cadence(env: WorkflowEnvironment) -> WorkflowHandle:
         )
         await handle.result()
     return handle
+
+
+async def status_update_reminders_paused(env: WorkflowEnvironment) -> WorkflowHandle:
+    """Silent past three reminders: they pause (`cadence-cap`) until the owner's update."""
+    return await status_update_cadence(env, until="status_update_reminders_paused")
 
 
 async def checklist_ticked_reclassified_contained(env: WorkflowEnvironment) -> WorkflowHandle:
@@ -627,6 +636,7 @@ PATHS: dict[str, tuple[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHa
     "digest_posted_to_jira": ("dev", digest_posted_to_jira),
     "incident_obligation_assessed": ("dev", obligation_assessed),
     "incident_status_update_cadence": ("dev", status_update_cadence),
+    "incident_status_update_reminders_paused": ("dev", status_update_reminders_paused),
     "incident_checklist_ticked_reclassified_contained": (
         "dev",
         checklist_ticked_reclassified_contained,
