@@ -12,21 +12,12 @@ why (Opsgenie would otherwise retry it), and only Temporal being unreachable is 
 from __future__ import annotations
 
 import hmac
-import json
-import logging
-from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from incidents.escalation import workflow_id_from_page_key
-from incidents.lifecycle import Action
-from intake.pager_webhooks import MAX_BODY_BYTES, _read_limited
-from workflows.incident import IncidentWorkflow
-from workflows.names import WORKFLOW_ID_PREFIX
-
-log = logging.getLogger("incident_desk.intake.webhooks")
+from intake.pager_acks import MAX_BODY_BYTES, acknowledge_page, answer, parse_delivery, read_limited
 
 TOKEN_HEADER = "X-Incident-Desk-Token"
 ACKNOWLEDGE = "Acknowledge"
@@ -50,10 +41,6 @@ class OpsgenieDelivery(_Open):
     alert: OpsgenieAlert | None = None
 
 
-def _answer(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
-
-
 def token_matches(given: str | None, expected: str) -> bool:
     if not given or not expected:
         return False
@@ -73,50 +60,29 @@ def token_matches(given: str | None, expected: str) -> bool:
     },
 )
 async def opsgenie_webhook(request: Request) -> JSONResponse:
-    intake = request.app.state.intake
-    secret = getattr(intake.settings, "opsgenie_webhook_token", None)
+    secret = getattr(request.app.state.intake.settings, "opsgenie_webhook_token", None)
     if secret is None:
-        return _answer(503, "Opsgenie webhooks are not configured (OPSGENIE_WEBHOOK_TOKEN)")
+        return answer(503, "Opsgenie webhooks are not configured (OPSGENIE_WEBHOOK_TOKEN)")
     given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token")
     if not token_matches(given, secret.get_secret_value()):
-        return _answer(401, f"{TOKEN_HEADER} {'does not match' if given else 'missing'}")
-    body = await _read_limited(request)
+        return answer(401, f"{TOKEN_HEADER} {'does not match' if given else 'missing'}")
+    body = await read_limited(request)
     if body is None:
-        return _answer(413, f"body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        delivery = OpsgenieDelivery.model_validate(json.loads(body))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _answer(400, "body is not valid JSON")
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return _answer(400, f"not an Opsgenie webhook: {problems}")
+        return answer(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    delivery = parse_delivery(body, OpsgenieDelivery, "an Opsgenie webhook")
+    if isinstance(delivery, JSONResponse):
+        return delivery
 
     if delivery.action != ACKNOWLEDGE:
-        return _answer(202, f"ignored: {delivery.action[:50]} is not acted on")
+        return answer(202, f"ignored: {delivery.action[:50]} is not acted on")
     alert = delivery.alert
-    key = alert.alias if alert else None
-    if not key:
-        return _answer(202, "ignored: the alert has no alias (not opened by us)")
-    workflow_id = workflow_id_from_page_key(key)
-    if not workflow_id.startswith(WORKFLOW_ID_PREFIX):
-        return _answer(202, f"ignored: '{key[:200]}' is not an Incident Desk page")
-    by = (alert.userFullName or alert.username or "an Opsgenie user") if alert else ""
-    action = Action(by=by[:200], channel="opsgenie", note=f"Acknowledged on Opsgenie ({key})")
+    if alert is None or not alert.alias:
+        return answer(202, "ignored: the alert has no alias (not opened by us)")
     # Opsgenie retries deliveries and sends no event id: one acknowledgement per alert acts once.
-    update_id = f"opsgenie-ack-{alert.alertId or key}" if alert else None
-    try:
-        view = await intake.act(workflow_id, IncidentWorkflow.acknowledge, action, update_id)
-    except HTTPException as exc:
-        if exc.status_code in (404, 409):
-            log.info("Opsgenie acknowledgement for %s not applied: %s", key, exc.detail)
-            return _answer(202, f"ignored: {exc.detail}")
-        return _answer(exc.status_code, str(exc.detail))
-    return _answer(
-        200,
-        "acknowledged",
-        workflow_id=workflow_id,
-        acknowledged_by=view.acknowledged_by,
-        acknowledged_via=view.acknowledged_via,
+    return await acknowledge_page(
+        request,
+        key=alert.alias,
+        by=alert.userFullName or alert.username or "an Opsgenie user",
+        pager="Opsgenie",
+        update_id=f"opsgenie-ack-{alert.alertId or alert.alias}",
     )
