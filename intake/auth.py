@@ -257,19 +257,13 @@ class EdgeGuard:
             return
         status = 500
         body = bytearray()
+        recorded = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                if len(body) < MAX_CAPTURED_BODY:
-                    body.extend(message.get("body", b"")[: MAX_CAPTURED_BODY - len(body)])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             answer = _json_object(bytes(body))
             verified = status not in (401, 403)
             ids = {
@@ -289,6 +283,24 @@ class EdgeGuard:
                 outcome=outcome,
                 ids=ids or None,
             )
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                if len(body) < MAX_CAPTURED_BODY:
+                    body.extend(message.get("body", b"")[: MAX_CAPTURED_BODY - len(body)])
+                if not message.get("more_body"):
+                    # Before the sender holds the whole answer, as for API calls: whoever saw
+                    # the response can also find its audit line.
+                    record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            record()
 
 
 def _json_object(raw: bytes) -> dict[str, object]:
