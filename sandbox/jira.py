@@ -1013,17 +1013,17 @@ def create_app(
                     "Please add a search restriction to your query."
                 ],
             )
-        issues = store().list_issues()
         for clause in query.clauses:
             if clause.field == "project":
                 if clause.value.upper() not in (cfg.project_key, PROJECT_ID):
                     raise JiraApiError(
                         400, [f"The value '{clause.value}' does not exist for the field 'project'."]
                     )
-            elif clause.field == "key" and not any(i.key == clause.value.upper() for i in issues):
+            elif clause.field == "key" and store().get_issue(clause.value) is None:
                 raise JiraApiError(
                     400, [f"An issue with key '{clause.value}' does not exist for field 'key'."]
                 )
+        issues = store().candidates(query.clauses)
         matching = [i for i in issues if all(_matches(i, c) for c in query.clauses)]
         for sort_field, descending in reversed(query.order_by or (("created", True),)):
             matching.sort(key=_sort_key(sort_field), reverse=descending)

@@ -299,6 +299,24 @@ def test_search_supports_the_gateway_queries(sb: Sandbox) -> None:
     assert {e.path for e in exchanges if "search" in e.path} == {"/rest/api/2/search/jql"}
 
 
+def test_search_narrowing_keeps_jql_semantics(sb: Sandbox) -> None:
+    """The store narrows searches in SQL; the answers must stay those of the exact match."""
+    client = sb.client
+    counted = new_issue(client, labels=["wf-1"])
+    client.add_issue_property(counted.key, "incident-desk", {"level": 2, "open": True})
+    lookalike = new_issue(client, labels=["wf-10"])
+    client.add_issue_property(lookalike.key, "incident-desk", {"level": "2x", "open": False})
+
+    def keys(jql: str) -> list[str]:
+        return [i.key for i in client.search_issues(jql)]
+
+    assert keys("issue.property[incident-desk].level = 2") == [counted.key]
+    assert keys("issue.property[incident-desk].open = true") == [counted.key]
+    assert keys('issue.property[incident-desk].level = "2x"') == [lookalike.key]
+    assert keys('project = SEC AND labels = "wf-1"') == [counted.key]  # not wf-10
+    check(sb, expect_routes=2)
+
+
 def test_search_pages_with_next_page_token(sb: Sandbox) -> None:
     client = sb.client
     keys = [new_issue(client, labels=["paged"]).key for _ in range(3)]
