@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -22,6 +23,7 @@ from activities.jira import JiraActivities
 from activities.jira_review import JiraReviewActivities
 from activities.jira_writeback import JiraWriteBackActivities
 from activities.keepalive import KeepAliveInterceptor
+from activities.namespaces import NamespaceClients
 from activities.notify import NotifyActivities
 from activities.obligations import ObligationActivities
 from activities.operations import OperationsActivities
@@ -33,7 +35,9 @@ from incident_desk.connection import connect_configured, encryption_notice, temp
 from incident_desk.digest_schedules import ensure_digest_schedules
 from incident_desk.health import WorkerHealth, serve_health
 from incident_desk.jira_sites import configured_sites, policy_site_problems
+from incident_desk.namespaces import Namespaces, clients_for
 from incident_desk.settings import Settings
+from incidents.policy import load_policies
 from integrations.pagerduty import PagerDutyClient
 from integrations.pagers import build_pagers
 from integrations.smtp import Mailer, smtp_config
@@ -57,9 +61,14 @@ def health_config(settings: Settings, integration: str) -> HealthConfig:
     )
 
 
-def build_worker(client: Client, settings: Settings) -> Worker:
+def build_workers(clients: NamespaceClients, settings: Settings) -> dict[str, Worker]:
+    """One Worker per namespace polled, on the same task queue, sharing one set of activities:
+    each activity reads about its workflow in that workflow's namespace (activities/
+    namespaces.py). The integration-health workflows are shared infrastructure and are started
+    in the default namespace only, whichever namespace the failing activity ran for."""
+    default = clients.get(clients.default)
     policies = PolicyFiles(settings.policies_dir)
-    client_of = temporal_client_lookup(client)
+    client_of = temporal_client_lookup(clients)
     pager = PagerDutyClient(settings.pagerduty_enqueue_url, settings.pagerduty_routing_key)
     links = Links(
         jira_url=settings.jira_base_url,
@@ -86,48 +95,68 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         policies=policies,
         client_of=client_of,
     )
-    health = HealthReporter(client, settings.task_queue, lambda name: health_config(settings, name))
+    health = HealthReporter(
+        default, settings.task_queue, lambda name: health_config(settings, name)
+    )
     digest_activities = DigestActivities(
-        client, policies, mailer, ops_email=settings.ops_email, jira=jira_sites
+        clients, policies, mailer, ops_email=settings.ops_email, jira=jira_sites
     )
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow, IntegrationHealthWorkflow, DigestWorkflow],
-        activities=[
-            policy_activities.load_client_policy,
-            ChecklistActivities(settings.policies_dir).load_sop_checklist,
-            ObligationActivities().assess_obligations,
-            jira_activities.create_jira_ticket,
-            jira_activities.comment_jira_ticket,
-            jira_activities.transition_jira_ticket,
-            JiraReviewActivities(jira_activities).create_review_subtask,
-            JiraWriteBackActivities(
-                jira_activities, settings.jira_fields.next_deadline
-            ).sync_jira_ticket,
-            paging_activities.trigger_page,
-            paging_activities.acknowledge_page,
-            paging_activities.resolve_page,
-            notify_activities.send_client_notice,
-            OperationsActivities(mailer).email_operations,
-            digest_activities.gather_client_digest,
-            digest_activities.email_client_digest,
-            digest_activities.post_client_digest_to_jira,
-        ],
-        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
-        interceptors=[
-            IncidentMetricsInterceptor(),
-            IntegrationHealthInterceptor(health),
-            KeepAliveInterceptor(),
-        ],
-    )
+    activities = [
+        policy_activities.load_client_policy,
+        ChecklistActivities(settings.policies_dir).load_sop_checklist,
+        ObligationActivities().assess_obligations,
+        jira_activities.create_jira_ticket,
+        jira_activities.comment_jira_ticket,
+        jira_activities.transition_jira_ticket,
+        JiraReviewActivities(jira_activities).create_review_subtask,
+        JiraWriteBackActivities(
+            jira_activities, settings.jira_fields.next_deadline
+        ).sync_jira_ticket,
+        paging_activities.trigger_page,
+        paging_activities.acknowledge_page,
+        paging_activities.resolve_page,
+        notify_activities.send_client_notice,
+        OperationsActivities(mailer).email_operations,
+        digest_activities.gather_client_digest,
+        digest_activities.email_client_digest,
+        digest_activities.post_client_digest_to_jira,
+    ]
+    interceptors = [
+        IncidentMetricsInterceptor(),
+        IntegrationHealthInterceptor(health),
+        KeepAliveInterceptor(),
+    ]
+    return {
+        namespace: Worker(
+            clients.get(namespace),
+            task_queue=settings.task_queue,
+            workflows=[IncidentWorkflow, IntegrationHealthWorkflow, DigestWorkflow],
+            activities=activities,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace),
+            interceptors=interceptors,
+        )
+        for namespace in clients.namespaces
+    }
 
 
-async def _ensure_digest_schedules(client: Client, settings: Settings) -> None:
-    """Create each client's weekly digest schedule if missing (never changes an existing one).
-    A failure is logged, not fatal: incidents matter more than the digest."""
+def build_worker(client: Client, settings: Settings) -> Worker:
+    """The single-namespace worker: every client in `client`'s namespace."""
+    return build_workers(NamespaceClients.of(client), settings)[client.namespace]
+
+
+async def _ensure_digest_schedules(
+    clients: NamespaceClients, namespaces: Namespaces, settings: Settings
+) -> None:
+    """Create each client's weekly digest schedule, in the client's namespace, if missing (never
+    changes an existing one). A failure is logged, not fatal: incidents matter more than the
+    digest."""
+    done: dict[str, str] = {}
     try:
-        done = await ensure_digest_schedules(client, settings.policies_dir, settings.task_queue)
+        for client_id in sorted(load_policies(settings.policies_dir)):
+            temporal = clients.get(namespaces.of(client_id))
+            done |= await ensure_digest_schedules(
+                temporal, settings.policies_dir, settings.task_queue, only=client_id
+            )
     except Exception as exc:  # RPC refused (permissions on a cluster), unreadable policy
         log.warning("weekly digest schedules not ensured: %s", exc)
         return
@@ -135,37 +164,81 @@ async def _ensure_digest_schedules(client: Client, settings: Settings) -> None:
     log.info("weekly digest schedules: %d in place, created %s", len(done), created or "none")
 
 
+class _AllWorkers:
+    """What the health probes ask of "the worker", answered for every namespace's at once:
+    polling only while all of them poll."""
+
+    def __init__(self, workers: dict[str, Worker], task_queue: str) -> None:
+        self._workers = workers
+        self.task_queue = (
+            task_queue if len(workers) == 1 else (f"{task_queue} in {', '.join(workers)}")
+        )
+
+    @property
+    def is_running(self) -> bool:
+        return all(w.is_running for w in self._workers.values())
+
+
+async def connect_namespaces(
+    settings: Settings, namespaces: Namespaces, **options: Any
+) -> NamespaceClients:
+    """One connection, a client per namespace in use (incident_desk/namespaces.py)."""
+    default = await connect_configured(settings, **options)
+    return NamespaceClients(clients_for(default, namespaces.all()), namespaces.default)
+
+
 async def run_worker(settings: Settings) -> None:
     provider = configure_tracing("incident-desk-worker", settings.otlp_endpoint)
-    client = await connect_configured(
-        settings, tracer_provider=provider, runtime=metrics_runtime(settings.metrics_address)
+    namespaces = Namespaces.from_dir(settings.temporal_namespace, settings.policies_dir)
+    clients = await connect_namespaces(
+        settings,
+        namespaces,
+        tracer_provider=provider,
+        runtime=metrics_runtime(settings.metrics_address),
     )
     log.info("%s", temporal_notice(settings))
     log.info("%s", encryption_notice(settings))
+    if namespaces.separated:
+        log.info("polling namespaces %s (client policies name their own)", namespaces.all())
     if settings.metrics_address:
         log.info("Prometheus metrics at http://%s/metrics", settings.metrics_address)
-    worker = build_worker(client, settings)
+    workers = build_workers(clients, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    health = WorkerHealth(client)
+    health = WorkerHealth(clients.get(clients.default))
     probes = None
     if settings.worker_health_port is not None:
         probes = await serve_health(health, settings.host, settings.worker_health_port)
+    # Every namespace's worker runs until a stop is asked or one of them fails (a namespace
+    # missing on the cluster, say); then all drain together, so the process never goes on
+    # half-polling.
+    runs = {ns: asyncio.create_task(w.run(), name=f"worker {ns}") for ns, w in workers.items()}
+    stopping = asyncio.create_task(stop.wait())
+    failed: BaseException | None = None
     try:
-        async with worker:
-            health.worker = worker
-            log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
-            await _ensure_digest_schedules(client, settings)
-            await stop.wait()
-            health.draining = True
-            log.info(
-                "worker draining in-flight activities (up to %ss)", settings.worker_shutdown_grace
-            )
+        health.worker = _AllWorkers(workers, settings.task_queue)  # type: ignore[assignment]
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
+        await _ensure_digest_schedules(clients, namespaces, settings)
+        await asyncio.wait([stopping, *runs.values()], return_when=asyncio.FIRST_COMPLETED)
+        for namespace, run in runs.items():
+            if run.done() and run.exception() is not None:
+                failed = run.exception()
+                log.error("worker for namespace %s failed: %s", namespace, failed)
+        health.draining = True
+        log.info("worker draining in-flight activities (up to %ss)", settings.worker_shutdown_grace)
+        await asyncio.gather(
+            *(w.shutdown() for ns, w in workers.items() if not runs[ns].done()),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*runs.values(), return_exceptions=True)
     finally:
+        stopping.cancel()
         if probes is not None:
             probes.close()
+    if failed is not None:
+        raise SystemExit(f"worker stopped: {failed}")
     log.info("worker stopped")
 
 

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.namespaces import NamespaceClients
 from activities.policy_files import PolicyFiles
 from incidents.digest import (
     DIGEST_LABELS,
@@ -93,14 +94,14 @@ def _instant(value: datetime) -> str:
 class DigestActivities:
     def __init__(
         self,
-        client: Client,
+        client: Client | NamespaceClients,
         policies: PolicyFiles,
         mailer: Mailer,
         *,
         ops_email: str | None = None,
         jira: JiraSites | None = None,
     ) -> None:
-        self._client = client
+        self._clients = NamespaceClients.of(client)
         self._policies = policies
         self._mailer = mailer
         self._ops_email = ops_email
@@ -108,14 +109,16 @@ class DigestActivities:
 
     async def _views(self, query: str) -> tuple[list[IncidentView], list[str]]:
         """The incidents the query selects, and the ids of those whose state could not be read
-        (no worker for an old version, a key the codec lacks): named, never silently dropped."""
+        (no worker for an old version, a key the codec lacks): named, never silently dropped.
+        Asked in the digest workflow's namespace: a client's schedule runs in its namespace."""
+        temporal = self._clients.current()
         gate = asyncio.Semaphore(CONCURRENT_QUERIES)
         views: list[IncidentView] = []
         failed: list[str] = []
 
         async def read(workflow_id: str, run_id: str | None) -> None:
             async with gate:
-                handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
+                handle = temporal.get_workflow_handle(workflow_id, run_id=run_id)
                 try:
                     views.append(
                         await handle.query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
@@ -125,7 +128,7 @@ class DigestActivities:
 
         # A long incident is a chain of runs (continue-as-new) under one workflow id: read each
         # incident once, from its latest run.
-        ids = list(dict.fromkeys([wf.id async for wf in self._client.list_workflows(query)]))
+        ids = list(dict.fromkeys([wf.id async for wf in temporal.list_workflows(query)]))
         tasks = [asyncio.create_task(read(workflow_id, None)) for workflow_id in ids]
         await asyncio.gather(*tasks)
         return sorted(views, key=lambda v: v.received_at), failed

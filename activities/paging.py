@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import Client, RPCError
 from temporalio.exceptions import ApplicationError
 
+from activities.namespaces import NamespaceClients, current_namespace
 from incidents.escalation import workflow_id_from_page_key
 from incidents.pager_routes import PagerRoute, PagerRouting
 from incidents.policy import PolicyError, load_policy
@@ -42,10 +43,15 @@ class Links(BaseModel):
     temporal_ui_url: str
     namespace: str = "default"
 
-    def for_incident(self, workflow_id: str, jira_key: str | None) -> list[tuple[str, str]]:
+    def for_incident(
+        self, workflow_id: str, jira_key: str | None, namespace: str | None = None
+    ) -> list[tuple[str, str]]:
+        """`namespace` is the incident's (a client may have its own); else the running
+        activity's, else the deployment's."""
+        namespace = namespace or current_namespace() or self.namespace
         links = [
             (
-                f"{self.temporal_ui_url}/namespaces/{self.namespace}/workflows/{workflow_id}",
+                f"{self.temporal_ui_url}/namespaces/{namespace}/workflows/{workflow_id}",
                 "Incident history (Temporal UI)",
             )
         ]
@@ -91,11 +97,13 @@ class PolicyRouting:
         return routing
 
 
-def temporal_client_lookup(client: Client) -> ClientLookup:
-    """The incident's client, from the IncidentClient search attribute of its workflow."""
+def temporal_client_lookup(client: Client | NamespaceClients) -> ClientLookup:
+    """The incident's client, from the IncidentClient search attribute of its workflow, read in
+    the namespace of the running activity (the workflow's own)."""
+    clients = NamespaceClients.of(client)
 
     async def lookup(workflow_id: str) -> str | None:
-        description = await client.get_workflow_handle(workflow_id).describe()
+        description = await clients.current().get_workflow_handle(workflow_id).describe()
         return description.typed_search_attributes.get(IncidentSearchAttribute.CLIENT.key)
 
     return lookup

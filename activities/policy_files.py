@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from activities.namespaces import current_namespace
 from incidents.policy import ClientPolicy, PolicyError, load_policy
 
 log = logging.getLogger(__name__)
@@ -51,21 +52,23 @@ class PolicyFiles:
 
 
 class ClientOfWorkflow:
-    """The client of a workflow, remembered: it never changes for a workflow id."""
+    """The client of a workflow, remembered: it never changes for a workflow id in a namespace.
+    (Two namespaces may hold the same id, e.g. `incident-SEC-1` from two clients' Jira sites.)"""
 
     def __init__(self, lookup: ClientLookup | None, size: int = 4096) -> None:
         self._lookup = lookup
-        self._known: OrderedDict[str, str | None] = OrderedDict()
+        self._known: OrderedDict[tuple[str | None, str], str | None] = OrderedDict()
         self._size = size
 
     async def __call__(self, workflow_id: str) -> str | None:
-        if workflow_id in self._known:
-            self._known.move_to_end(workflow_id)
-            return self._known[workflow_id]
+        key = (current_namespace(), workflow_id)
+        if key in self._known:
+            self._known.move_to_end(key)
+            return self._known[key]
         if self._lookup is None:
             return None
         client = await self._lookup(workflow_id)
-        self._known[workflow_id] = client
+        self._known[key] = client
         if len(self._known) > self._size:
             self._known.popitem(last=False)
         return client

@@ -8,7 +8,8 @@ mapping in the INCIDENT_DESK_CONFIG file:
                  "token_file": "/run/secrets/client-dc-pat", "project": "SECOPS"}}'
 
 Each site's secret may be given inline (`token`) or, as container platforms mount secrets, as a
-file (`token_file`), read once here. Client policies name a site id (`jira.site`); the worker
+file (`token_file`), read once here. So may the secret its webhooks are signed with
+(`webhook_secret`, `webhook_secret_file`; intake/jira_webhooks.py), each site its own. Client policies name a site id (`jira.site`); the worker
 refuses to start when a policy names a site that is not configured.
 """
 
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JiraSiteSettings", "configured_sites", "policy_site_problems", "site_problems"]
 
+# Below this a webhook secret is guessable; the docs ask for `openssl rand -hex 32` (64).
+MIN_WEBHOOK_SECRET = 16
+
 _AUTH_HELP = {
     "cloud": "Jira Cloud logs in with the account's email address and an API token",
     "datacenter": "Jira Data Center logs in with a personal access token (sent as Bearer)",
@@ -50,6 +54,17 @@ class JiraSiteSettings(BaseModel):
     token_file: Path | None = None
     project: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
     issue_type: str | None = Field(None, min_length=1)
+    # Webhooks from this site to /webhooks/jira/<site id> (docs/jira.md, "More than one site").
+    webhook_mode: Literal["cloud", "datacenter"] | None = Field(
+        None, description="cloud: signed deliveries only; default: from auth"
+    )
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 X-Hub-Signature")
+    webhook_secret_file: Path | None = None
+    webhook_token: SecretStr | None = Field(None, description="Data Center: ?token= in the URL")
+
+    @property
+    def inbound_mode(self) -> Literal["cloud", "datacenter"]:
+        return self.webhook_mode or self.auth
 
 
 def _read(path: Path, where: str) -> str | None:
@@ -86,6 +101,26 @@ def _site_problems(site_id: str, site: JiraSiteSettings) -> list[str]:
                 site.token, site.token_file = SecretStr(value or ""), None
     if site.token is None:
         problems.append(f"{where}: needs token or token_file ({_AUTH_HELP[site.auth]})")
+    if site.webhook_secret_file is not None:
+        try:
+            value = _read(site.webhook_secret_file, f"{where}.webhook_secret_file")
+        except ValueError as exc:
+            problems.append(str(exc))
+        else:
+            given = site.webhook_secret
+            if given is not None and given.get_secret_value() != value:
+                problems.append(
+                    f"{where}: webhook_secret and webhook_secret_file differ, give only one of them"
+                )
+            else:
+                site.webhook_secret, site.webhook_secret_file = SecretStr(value or ""), None
+    for name in ("webhook_secret", "webhook_token"):
+        value = getattr(site, name)
+        if value is not None and len(value.get_secret_value().strip()) < MIN_WEBHOOK_SECRET:
+            problems.append(
+                f"{where}.{name}: shorter than {MIN_WEBHOOK_SECRET} characters; use a long "
+                "random value (e.g. openssl rand -hex 32)"
+            )
     if site.auth == "cloud" and not site.user:
         problems.append(
             f"{where}.user: {_AUTH_HELP['cloud']}: set user to that email address, "
@@ -111,6 +146,30 @@ def site_problems(settings: Settings) -> list[str]:
             )
     for site_id, site in settings.jira_sites.items():
         problems.extend(_site_problems(site_id, site))
+    problems.extend(_shared_webhook_secrets(settings))
+    return problems
+
+
+def _shared_webhook_secrets(settings: Settings) -> list[str]:
+    """Two sites with one webhook secret (or token) could deliver as each other: a site's
+    route would accept the other site's issues and move that site's incidents."""
+    problems: list[str] = []
+    for kind in ("secret", "token"):
+        owners: dict[str, str] = {}
+        default = getattr(settings, f"jira_webhook_{kind}")
+        if default is not None:
+            owners[default.get_secret_value()] = f"JIRA_WEBHOOK_{kind.upper()}"
+        for site_id, site in settings.jira_sites.items():
+            value = getattr(site, f"webhook_{kind}")
+            if value is None:
+                continue
+            where = f"JIRA_SITES.{site_id}.webhook_{kind}"
+            first = owners.setdefault(value.get_secret_value(), where)
+            if first != where:
+                problems.append(
+                    f"{where}: the same value as {first}; give each Jira site its own, or "
+                    "one site's deliveries would be accepted as the other's"
+                )
     return problems
 
 
@@ -124,6 +183,9 @@ def configured_sites(settings: Settings) -> JiraSites:
             token=settings.jira_token,
             project=settings.jira_project,
             issue_type=settings.jira_issue_type,
+            webhook_mode=settings.jira_webhook_mode,
+            webhook_secret=settings.jira_webhook_secret,
+            webhook_token=settings.jira_webhook_token,
         )
     }
     for site_id, site in settings.jira_sites.items():
@@ -135,6 +197,9 @@ def configured_sites(settings: Settings) -> JiraSites:
             token=site.token,
             project=site.project or settings.jira_project,
             issue_type=site.issue_type or settings.jira_issue_type,
+            webhook_mode=site.inbound_mode,
+            webhook_secret=site.webhook_secret,
+            webhook_token=site.webhook_token,
         )
     return JiraSites(sites)
 
@@ -161,11 +226,18 @@ def sites_env(sites: dict[str, JiraSiteSettings]) -> str:
     in the environment, never on a command line)."""
     plain: dict[str, Any] = {}
     for site_id, site in sites.items():
-        entry = site.model_dump(mode="json", exclude_none=True, exclude={"token", "token_file"})
+        secrets = {"token", "token_file", "webhook_secret", "webhook_secret_file", "webhook_token"}
+        entry = site.model_dump(mode="json", exclude_none=True, exclude=secrets)
         if site.token is not None:
             entry["token"] = site.token.get_secret_value()
         elif site.token_file is not None:
             entry["token_file"] = str(site.token_file)
+        if site.webhook_secret is not None:
+            entry["webhook_secret"] = site.webhook_secret.get_secret_value()
+        elif site.webhook_secret_file is not None:
+            entry["webhook_secret_file"] = str(site.webhook_secret_file)
+        if site.webhook_token is not None:
+            entry["webhook_token"] = site.webhook_token.get_secret_value()
         plain[site_id] = entry
     return json.dumps(plain)
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, SecretStr
 
 from incident_desk.connection import ui_codec_args
 from incident_desk.jira_sites import sites_env
+from incident_desk.namespaces import Namespaces, clients_for
 from incident_desk.settings import Settings
 from incident_desk.tokens import (
     ADMIN_TOKEN_FILE,
@@ -171,7 +172,7 @@ class Stack:
                         "--port", str(s.temporal_port),
                         "--ui-port", str(s.temporal_ui_port),
                         "--db-filename", str(self.state_dir / "temporal.db"),
-                        "--namespace", s.temporal_namespace,
+                        *self._namespace_args(),
                         "--ui-disable-news-fetch",
                         "--log-level", "warn",
                         *IncidentSearchAttribute.cli_args(),
@@ -256,6 +257,15 @@ class Stack:
         )
         return parts
 
+    def namespaces(self) -> list[str]:
+        """TEMPORAL_NAMESPACE and every namespace a client policy names for itself."""
+        s = self.settings
+        return Namespaces.from_dir(s.temporal_namespace, s.policies_dir).all()
+
+    def _namespace_args(self) -> list[str]:
+        """`--namespace X` for each: the dev server creates them at start, keeping old ones."""
+        return [arg for ns in self.namespaces() for arg in ("--namespace", ns)]
+
     def urls(self) -> dict[str, str]:
         s = self.settings
         urls = {
@@ -315,8 +325,13 @@ class Stack:
         from incident_desk.temporal_cli import SearchAttributeConflict, register_search_attributes
 
         async def register() -> list[str]:
-            client = await connect_configured(self.settings)
-            return (await register_search_attributes(client)).added
+            # In each namespace in use: a namespace's search attributes are its own.
+            base = await connect_configured(self.settings)
+            added: list[str] = []
+            for namespace, client in clients_for(base, self.namespaces()).items():
+                new = (await register_search_attributes(client)).added
+                added += [f"{name} ({namespace})" for name in new]
+            return added
 
         try:
             # A thread of its own: start() is also called from code that runs an event loop.

@@ -24,6 +24,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 
 from incident_desk.config import ConfigError, load_settings
 from incident_desk.connection import connect_configured, temporal_notice
+from incident_desk.namespaces import Namespaces, clients_for
 from workflows.names import IncidentSearchAttribute
 
 CLI_TYPE_NAMES = {
@@ -107,7 +108,8 @@ def register_command(
         ),
     ] = False,
 ) -> None:
-    """Register Incident Desk's search attributes in TEMPORAL_NAMESPACE (idempotent).
+    """Register Incident Desk's search attributes in TEMPORAL_NAMESPACE and in every namespace
+    a client policy names for itself (idempotent).
 
     Connects as the worker does (TEMPORAL_ADDRESS, TLS, API key). Temporal Cloud: use
     `tcld namespace search-attributes add` or the Cloud UI instead (docs/deploy.md).
@@ -117,25 +119,33 @@ def register_command(
     except ConfigError as exc:
         typer.echo(f"configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
+    namespaces = Namespaces.from_dir(settings.temporal_namespace, settings.policies_dir).all()
     if print_commands:
-        for line in create_commands(settings.temporal_namespace):
-            typer.echo(line)
+        for namespace in namespaces:
+            for line in create_commands(namespace):
+                typer.echo(line)
         return
 
-    async def run() -> Registration:
-        return await register_search_attributes(await connect_configured(settings))
+    async def run() -> dict[str, Registration]:
+        base = await connect_configured(settings)
+        return {
+            namespace: await register_search_attributes(client)
+            for namespace, client in clients_for(base, namespaces).items()
+        }
 
     typer.echo(temporal_notice(settings))
     try:
-        result = asyncio.run(run())
+        results = asyncio.run(run())
     except SearchAttributeConflict as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except RuntimeError as exc:  # connection and RPC failures from the SDK
         typer.echo(f"error: cannot register search attributes: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"added: {', '.join(result.added) or 'none'}")
-    typer.echo(f"already present: {', '.join(result.present) or 'none'}")
+    for namespace, result in results.items():
+        where = f" in {namespace}" if len(results) > 1 else ""
+        typer.echo(f"added{where}: {', '.join(result.added) or 'none'}")
+        typer.echo(f"already present{where}: {', '.join(result.present) or 'none'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ fast we must tell the client, whom to call at each severity and how often to upd
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -162,6 +163,37 @@ class FloorCondition(_Section):
         return self
 
 
+# Temporal Cloud's rules for a namespace name (docs.temporal.io/cloud/namespaces: 2-39
+# characters, a lowercase letter first, a letter or digit last, else lowercase letters, digits
+# and hyphens), optionally followed by Cloud's `.<account>` suffix, which makes the namespace id
+# its SDK connects with. A self-hosted cluster accepts more, but a name within these rules works
+# on both, so moving a client between the two needs no rename.
+_NAMESPACE = re.compile(r"^[a-z][a-z0-9-]{0,37}[a-z0-9](\.[a-z0-9]+)?$")
+_SYSTEM_NAMESPACES = frozenset({"temporal-system"})
+
+
+def _namespace(value: str) -> str:
+    if value in _SYSTEM_NAMESPACES:
+        raise ValueError(f"'{value}' is Temporal's own namespace; name the client's namespace")
+    if not _NAMESPACE.match(value):
+        raise ValueError(
+            f"'{value}' is not a Temporal namespace name: 2-39 lowercase letters, digits and "
+            "hyphens, starting with a letter and ending with a letter or digit "
+            "(optionally `.<account>` for Temporal Cloud)"
+        )
+    return value
+
+
+TemporalNamespace = Annotated[str, AfterValidator(_namespace)]
+
+
+class TemporalPlacement(_Section):
+    """Where the client's incidents run. A namespace of its own is a harder wall between
+    clients (docs/multi-client.md); absent, the deployment's TEMPORAL_NAMESPACE."""
+
+    namespace: TemporalNamespace | None = None
+
+
 class SeverityFloor(_Section):
     when: FloorCondition
     at_least: Severity
@@ -268,6 +300,10 @@ class ClientPolicy(BaseModel):
     jira_users: ClientJiraUsers = Field(
         default_factory=ClientJiraUsers,
         description="The client's people in Jira: a comment by one of them acknowledges",
+    )
+    temporal: TemporalPlacement = Field(
+        default_factory=TemporalPlacement,
+        description="The client's own Temporal namespace, if it must be kept apart from others",
     )
 
     @field_validator("escalation")

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -41,8 +41,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from incident_desk.connection import connect_configured
 from incident_desk.jira_sites import default_site_auth
+from incident_desk.namespaces import Namespaces, WorkflowNamespaces, clients_for
 from incident_desk.settings import Settings
-from incident_desk.tokens import Permission, Principal
+from incident_desk.tokens import ALL_CLIENTS, Permission, Principal
 from incidents import notices
 from incidents.duplicates import DuplicateReport
 from incidents.lifecycle import Action, IncidentState, IncidentView
@@ -135,13 +136,17 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 class Intake:
-    """What the routes share: settings, client policies and the (lazily connected) Temporal client."""
+    """What the routes share: settings, client policies and the (lazily connected) Temporal
+    clients, one per namespace in use (a client policy may name its own, docs/multi-client.md)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.policies: dict[str, ClientPolicy] = {}
         self.policy_error: str | None = None
-        self._client: Client | None = None
+        self.namespaces = Namespaces(settings.temporal_namespace)
+        self._client: Client | None = None  # the default namespace's; the others share its line
+        self._by_namespace: dict[str, Client] = {}
+        self._located = WorkflowNamespaces()
         self.tracer_provider: TracerProvider | None = None
         self._http = httpx.AsyncClient(timeout=2.0)
 
@@ -149,9 +154,14 @@ class Intake:
         try:
             self.policies = load_policies(self.settings.policies_dir)
             self.policy_error = None
+            self.namespaces = Namespaces(self.settings.temporal_namespace, self.policies)
         except PolicyError as exc:
             self.policy_error = str(exc)
             log.error("client policies not loaded: %s", exc)
+            # The readable policies still say where their incidents are.
+            self.namespaces = Namespaces.from_dir(
+                self.settings.temporal_namespace, self.settings.policies_dir
+            )
 
     async def keep_connecting(self) -> None:
         """Temporal may start after us (`make run` starts everything at once): keep trying."""
@@ -164,10 +174,25 @@ class Intake:
                 log.debug("temporal not reachable yet: %s", exc)
                 await asyncio.sleep(0.5)
 
-    def client(self) -> Client:
+    def client(self, client: str | None = None) -> Client:
+        """The Temporal client for an incident-client's namespace; None: the default one."""
+        return self.namespace_client(self.namespaces.of(client))
+
+    def namespace_client(self, namespace: str) -> Client:
         if self._client is None:
             raise HTTPException(503, "Temporal is not reachable yet; retry shortly")
-        return self._client
+        if namespace == self._client.namespace:
+            return self._client
+        if namespace not in self._by_namespace:
+            self._by_namespace.update(clients_for(self._client, [namespace]))
+        return self._by_namespace[namespace]
+
+    def namespaces_for(self, principal: Principal) -> list[str]:
+        """The namespaces holding incidents the token may see: every one for an all-clients
+        token, else those of the clients in its scope."""
+        if ALL_CLIENTS in principal.clients:
+            return self.namespaces.all()
+        return self.namespaces.for_clients(principal.clients)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -210,12 +235,25 @@ class Intake:
             return False, exc.message
 
     async def _worker_ready(self) -> tuple[bool, str | None]:
+        """Ready when a worker polls the task queue in every namespace in use: a client whose
+        namespace nobody polls would file incidents that never run."""
         if self._client is None:
             return False, "temporal not connected"
+        namespaces = self.namespaces.all()
+        answers = await asyncio.gather(*(self._pollers(ns) for ns in namespaces))
+        if len(namespaces) == 1:
+            return answers[0]
+        ready = all(ok for ok, _ in answers)
+        return ready, "; ".join(
+            f"{ns}: {detail}" for ns, (_, detail) in zip(namespaces, answers, strict=True)
+        )
+
+    async def _pollers(self, namespace: str) -> tuple[bool, str]:
+        assert self._client is not None
         try:
             response = await self._client.workflow_service.describe_task_queue(
                 DescribeTaskQueueRequest(
-                    namespace=self.settings.temporal_namespace,
+                    namespace=namespace,
                     task_queue=TaskQueue(name=self.settings.task_queue),
                     task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
                 )
@@ -255,7 +293,7 @@ class Intake:
             self.settings, report.client, report.reporter.contact, report.external_ref
         )
         original = await duplicates.find_open(
-            self.client(),
+            self.client(report.client),
             client=report.client,
             keys=keys,
             window=timedelta(hours=self.settings.duplicate_window_hours),
@@ -312,7 +350,7 @@ class Intake:
         if report_keys:
             attributes.append(SearchAttributePair(SA.REPORT_KEYS.key, report_keys))
         try:
-            await self.client().start_workflow(
+            await self.client(report.client).start_workflow(
                 IncidentWorkflow.run,
                 start,
                 id=workflow_id,
@@ -333,24 +371,108 @@ class Intake:
             ) from exc
         return workflow_id
 
-    def handle(self, identifier: str) -> WorkflowHandle[Any, Any]:
-        return self.client().get_workflow_handle(workflow_id_for(incident_id_from(identifier)))
+    def handle(self, identifier: str, client: str | None = None) -> WorkflowHandle[Any, Any]:
+        """Where the incident was found (an incident stays in the namespace it started in, even
+        if its client's policy has since named another), else its client's namespace, else the
+        default one; `locate` finds it when clients have namespaces of their own."""
+        workflow_id = workflow_id_for(incident_id_from(identifier))
+        namespace = self._located.get(workflow_id) or self.namespaces.of(client)
+        return self.namespace_client(namespace).get_workflow_handle(workflow_id)
 
-    async def view(self, identifier: str) -> IncidentView:
+    async def locate(self, identifier: str, client: str | None = None) -> WorkflowHandle[Any, Any]:
+        """The incident's handle in its client's namespace; found by `find` when the client is
+        not known (a pager's dedup key, an ack link carry only the workflow id)."""
+        if client is not None or not self.namespaces.separated:
+            return self.handle(identifier, client)
+        return (await self.find(identifier))[0]
+
+    async def find(
+        self, identifier: str, sees: Callable[[str | None], bool] | None = None
+    ) -> tuple[WorkflowHandle[Any, Any], str | None]:
+        """The incident's handle and its client (IncidentClient), when all that is known is its
+        id; RPCError NOT_FOUND when there is none.
+
+        With one namespace that is one describe, as before namespaces. With several the id
+        names no namespace for sure (a Jira-born id names no client; an API-born one is
+        ambiguous when client ids contain dashes), so this fans out: it describes the workflow
+        in every namespace in use at once. Namespaces may hold the same id (two clients' Jira
+        sites both with a SEC project): then only those the caller `sees` count, and if that
+        still leaves more than one the request is refused (409) rather than guessed. Where an
+        id is in one namespace only, that is remembered: an incident never moves.
+        """
+        workflow_id = workflow_id_for(incident_id_from(identifier))
+        known = self._located.get(workflow_id)
+        order = [known] if known else self._suggested_namespaces(incident_id_from(identifier))
+        found = await asyncio.gather(*(self._described(ns, workflow_id) for ns in order))
+        hits = [(ns, c) for ns, (there, c) in zip(order, found, strict=True) if there]
+        if not hits:
+            for _, error in found:
+                if isinstance(error, RPCError) and error.status != RPCStatusCode.NOT_FOUND:
+                    raise error  # a namespace that cannot answer may hold it: do not say "none"
+            raise RPCError(f"workflow {workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
+        if len(hits) == 1 and self.namespaces.separated:
+            self._located.remember(workflow_id, hits[0][0])
+        if len(hits) > 1 and sees is not None:
+            hits = [hit for hit in hits if sees(hit[1])] or hits[:1]
+        if len(hits) > 1:
+            raise HTTPException(
+                409,
+                f"incident id '{identifier}' exists in more than one client's namespace; "
+                "use a token scoped to the client",
+            )
+        namespace, client = hits[0]
+        return self.namespace_client(namespace).get_workflow_handle(workflow_id), client
+
+    def _suggested_namespaces(self, incident_id: str) -> list[str]:
+        """Every namespace in use, those of the clients the id suggests first."""
+        if not self.namespaces.separated:
+            return self.namespaces.all()
+        project = incident_id.split("-", 1)[0]
+        suggested = [
+            cid
+            for cid, policy in self.policies.items()
+            if incident_id.startswith(f"{cid}-")
+            or (policy.jira.project or self.settings.jira_project) == project
+        ]
+        first = self.namespaces.for_clients(suggested)
+        return first + [ns for ns in self.namespaces.all() if ns not in first]
+
+    async def _described(
+        self, namespace: str, workflow_id: str
+    ) -> tuple[bool, str | RPCError | None]:
+        """(True, its client) when the workflow is in `namespace`; (False, the error) else."""
+        handle = self.namespace_client(namespace).get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            return False, exc
+        return True, description.typed_search_attributes.get(SA.CLIENT.key)
+
+    async def view(self, identifier: str, client: str | None = None) -> IncidentView:
+        """`client`, when the caller knows it (from `incident_client`), names the namespace."""
         try:
             # Asked again while a continued run starts (intake/queries.py).
-            return await query_state(self.handle(identifier))
+            return await query_state(await self.locate(identifier, client))
         except RPCError as exc:
             raise _http_error(identifier, exc) from exc
         except WorkflowQueryFailedError as exc:
             raise HTTPException(409, f"incident state unavailable: {exc}") from exc
 
     async def act(
-        self, identifier: str, update: Any, action: BaseModel, update_id: str | None = None
+        self,
+        identifier: str,
+        update: Any,
+        action: BaseModel,
+        update_id: str | None = None,
+        client: str | None = None,
     ) -> IncidentView:
         """`update_id` names the outside event acted on: Temporal runs one update id once per
-        run and answers repeats with the first outcome, so a redelivery cannot act twice."""
-        handle = self.handle(identifier)
+        run and answers repeats with the first outcome, so a redelivery cannot act twice.
+        `client`, when known, names the namespace; else the incident is found by its id."""
+        try:
+            handle = await self.locate(identifier, client)
+        except RPCError as exc:
+            raise _http_error(identifier, exc) from exc
         try:
             # An update waits for a worker; without one, answer rather than hang the caller.
             return await asyncio.wait_for(
@@ -454,8 +576,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
         principal: Annotated[Principal, Depends(requires(Permission.READ))],
     ) -> IncidentView:
-        await incident_client(intake, incident_id, principal, request)
-        return await intake.view(incident_id)
+        client = await incident_client(intake, incident_id, principal, request)
+        return await intake.view(incident_id, client)
 
     @app.post(
         "/api/v1/incidents/{incident_id}/ack", response_model=IncidentView, tags=["incidents"]
@@ -467,9 +589,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         principal: Annotated[Principal, Depends(requires(Permission.ACKNOWLEDGE))],
     ) -> IncidentView:
         """Take ownership of the incident; the page is acknowledged and Jira is told."""
-        await incident_client(intake, incident_id, principal, request)
+        client = await incident_client(intake, incident_id, principal, request)
         action = attributed(_via_api(action), principal, "Acknowledged")
-        return await intake.act(incident_id, IncidentWorkflow.acknowledge, action)
+        return await intake.act(incident_id, IncidentWorkflow.acknowledge, action, client=client)
 
     @app.post(
         "/api/v1/incidents/{incident_id}/resolve", response_model=IncidentView, tags=["incidents"]
@@ -482,8 +604,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> IncidentView:
         """Resolve an acknowledged incident: its pages are resolved and the post-incident review
         starts (runs from before the review stage close here)."""
-        await incident_client(intake, incident_id, principal, request)
+        client = await incident_client(intake, incident_id, principal, request)
         action = attributed(_via_api(action), principal, "Resolved")
-        return await intake.act(incident_id, IncidentWorkflow.resolve, action)
+        return await intake.act(incident_id, IncidentWorkflow.resolve, action, client=client)
 
     return app

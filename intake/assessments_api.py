@@ -44,6 +44,8 @@ async def assess_obligation(
     """Answer an obligation's open questions: it applies (its stages run from the original
     trigger, so a late answer may remind or breach at once) or it does not (it is dropped)."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
+    client = await incident_client(intake, incident_id, principal, request)
     assessment = ObligationAssessment(obligation=obligation, **answer.model_dump())
-    return await intake.act(incident_id, IncidentWorkflow.assess_obligation, assessment)
+    return await intake.act(
+        incident_id, IncidentWorkflow.assess_obligation, assessment, client=client
+    )

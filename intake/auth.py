@@ -392,15 +392,16 @@ async def incident_client(
     """The incident's client, from its IncidentClient search attribute, if the token sees it.
 
     The id is not trusted: a Jira-born id (`incident-SEC-12`) names no client, and an API-born
-    one is ambiguous when client ids contain dashes (`a` + `b-1` vs `a-b` + `1`).
+    one is ambiguous when client ids contain dashes (`a` + `b-1` vs `a-b` + `1`). With clients
+    in namespaces of their own it is looked for in each (`Intake.find`); pass the client
+    returned here on to `Intake.view`/`act`, so they act in the namespace checked here.
     """
     try:
-        description = await intake.handle(identifier).describe()
+        _, client = await intake.find(identifier, principal.sees)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, f"no incident '{identifier}'") from exc
         raise HTTPException(503, f"Temporal error: {exc.message}") from exc
-    client = description.typed_search_attributes.get(SA.CLIENT.key)
     request.scope[AUDIT_CLIENT] = client
     if not principal.sees(client):
         request.scope[AUDIT_OUTCOME] = "out_of_scope"
@@ -428,7 +429,7 @@ async def check_filed_client(intake: Intake, workflow_id: str, client: str) -> N
     """Refuse when the filed id already belongs to another client's incident (ids are
     `<client>-<external_ref>`, and dashes make two pairs spell one id)."""
     try:
-        description = await intake.client().get_workflow_handle(workflow_id).describe()
+        description = await intake.client(client).get_workflow_handle(workflow_id).describe()
     except RPCError as exc:
         raise HTTPException(503, f"Temporal error: {exc.message}") from exc
     if description.typed_search_attributes.get(SA.CLIENT.key) != client:

@@ -40,8 +40,8 @@ async def tick_checklist(
     """Mark a checklist item done; an answer that matters to the classification updates the
     incident's facts (severity and reporting clocks follow)."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
+    client = await incident_client(intake, incident_id, principal, request)
     ticked = ChecklistTick(
         by=tick.by, channel=tick.channel, items=(TickedItem(id=item, answer=tick.answer),)
     )
-    return await intake.act(incident_id, IncidentWorkflow.tick_checklist, ticked)
+    return await intake.act(incident_id, IncidentWorkflow.tick_checklist, ticked, client=client)

@@ -112,12 +112,21 @@ def _claims(request: Request, token: str) -> ack_links.AckClaims:
                              "email as it was sent, or reply to the email.")) from exc  # fmt: skip
 
 
-def _handle(request: Request, claims: ack_links.AckClaims) -> WorkflowHandle[Any, Any]:
+async def _handle(request: Request, claims: ack_links.AckClaims) -> WorkflowHandle[Any, Any]:
+    """The link names the workflow, not its client: with clients in namespaces of their own the
+    intake looks for it in each (`Intake.locate`)."""
     try:
-        client = request.app.state.intake.client()
+        return await request.app.state.intake.locate(claims.workflow_id)
     except HTTPException as exc:
-        raise _Refused(_page(503, "Try again shortly", "The service is starting; retry.")) from exc
-    return client.get_workflow_handle(claims.workflow_id)
+        if exc.status_code == 503:
+            raise _Refused(
+                _page(503, "Try again shortly", "The service is starting; retry.")
+            ) from exc
+        raise _Refused(_page(409, "Not recorded", f"{exc.detail}.")) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise _Refused(_closed()) from exc
+        raise _Refused(_page(503, "Try again shortly", "The service is busy; retry.")) from exc
 
 
 def _closed() -> HTMLResponse:
@@ -145,7 +154,7 @@ async def _view(handle: WorkflowHandle[Any, Any]) -> IncidentView:
 async def confirm_page(token: str, request: Request) -> HTMLResponse:
     try:
         claims = _claims(request, token)
-        view = await _view(_handle(request, claims))
+        view = await _view(await _handle(request, claims))
     except _Refused as refused:
         return refused.page
     return _already(view) or _page(
@@ -161,7 +170,7 @@ async def confirm_page(token: str, request: Request) -> HTMLResponse:
 async def acknowledge(token: str, request: Request) -> HTMLResponse:
     try:
         claims = _claims(request, token)
-        handle = _handle(request, claims)
+        handle = await _handle(request, claims)
         view = await _view(handle)
     except _Refused as refused:
         return refused.page
@@ -229,6 +238,6 @@ async def acknowledge_for_client(
     """Record the client's acknowledgement received another way (a call, a reply to the email);
     the first one stops the reminders, later ones are kept beside it."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
+    client = await incident_client(intake, incident_id, principal, request)
     ack = ClientAcknowledgement(contact=body.contact, channel="api", message_id=body.reference)
-    return await intake.act(incident_id, IncidentWorkflow.client_acknowledged, ack)
+    return await intake.act(incident_id, IncidentWorkflow.client_acknowledged, ack, client=client)

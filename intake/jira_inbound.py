@@ -45,7 +45,6 @@ from intake.queries import query_state
 from integrations.jira import JiraRequestError
 from integrations.jira_writeback import link_duplicate
 from workflows.incident import IncidentWorkflow
-from workflows.names import workflow_id_for
 
 if TYPE_CHECKING:
     from intake.jira_webhooks import JiraWebhooks, WebhookOutcome
@@ -85,11 +84,12 @@ class JiraInbound:
         return WebhookOutcome(outcome=outcome, detail=detail, issue_key=issue, workflow_id=wf)  # type: ignore[arg-type]
 
     async def _update(
-        self, workflow_id: str, update: Any, arg: Any, update_id: str
+        self, workflow_id: str, update: Any, arg: Any, update_id: str, client: str | None = None
     ) -> IncidentView:
-        """Run an update, mapping Temporal's answers: Refused, Gone, or 503 (Jira retries)."""
+        """Run an update, mapping Temporal's answers: Refused, Gone, or 503 (Jira retries).
+        `client`, when known, picks the namespace of that client's incidents."""
         intake = self.hooks.intake
-        handle = intake.client().get_workflow_handle(workflow_id)
+        handle = await self.hooks.handle(workflow_id, client)
         timeout = self.hooks.update_timeout
         try:
             return await asyncio.wait_for(handle.execute_update(update, arg, id=update_id), timeout)
@@ -300,7 +300,7 @@ class JiraInbound:
         )
 
     async def _state(self, workflow_id: str) -> IncidentView | None:
-        handle = self.hooks.intake.client().get_workflow_handle(workflow_id)
+        handle = await self.hooks.handle(workflow_id)
         try:
             return await asyncio.wait_for(query_state(handle), 10)
         except RPCError as exc:
@@ -331,11 +331,11 @@ class JiraInbound:
             self.settings, report.client, issue.field_text(contact_id), issue.field_text(ref_id)
         )
         original = await duplicates.find_open(
-            self.hooks.intake.client(),
+            self.hooks.intake.client(report.client),
             client=report.client,
             keys=keys,
             window=timedelta(hours=self.settings.duplicate_window_hours),
-            exclude=workflow_id_for(issue.key),
+            exclude=self.hooks.site.workflow_id(issue.key),
         )
         if original is None:
             return None, list(keys.values())
@@ -354,7 +354,13 @@ class JiraInbound:
             by=report.reporter.name,
         )
         try:
-            await self._update(original.workflow_id, IncidentWorkflow.record_duplicate, entry, ref)
+            await self._update(
+                original.workflow_id,
+                IncidentWorkflow.record_duplicate,
+                entry,
+                ref,
+                client=report.client,
+            )
         except Refused:
             pass  # recorded before (a redelivery that missed the update id's window)
         except Gone:

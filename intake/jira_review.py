@@ -27,7 +27,6 @@ from intake.jira_transitions import TransitionMap, already
 from integrations.jira import JiraRequestError
 from integrations.jira_review import REVIEW_LABEL, ReviewSubtask, read_review_subtask
 from workflows.incident import IncidentWorkflow
-from workflows.names import workflow_id_for
 
 if TYPE_CHECKING:
     from intake.jira_webhooks import JiraWebhooks, WebhookOutcome
@@ -69,7 +68,12 @@ class ReviewSubtasks:
             return self._outcome("ignored", "Incident Desk's own change", issue.key)
         subtask = await self._read(issue.key)
         parent = subtask.parent_key
-        workflow_id = subtask.workflow_id or (workflow_id_for(parent) if parent else None)
+        # The sub-task's property names its incident; else its parent's, on this same site.
+        if subtask.workflow_id:
+            await self.hooks.owned_here(subtask.workflow_id, subtask.key)
+        workflow_id = subtask.workflow_id or (
+            self.hooks.site.workflow_id(parent) if parent else None
+        )
         if workflow_id is None:
             return self._outcome(
                 "ignored", f"review sub-task {issue.key} names no incident", issue.key
@@ -116,7 +120,7 @@ class ReviewSubtasks:
         ref: str,
     ) -> WebhookOutcome:
         hooks = self.hooks
-        handle = hooks.intake.client().get_workflow_handle(workflow_id)
+        handle = await hooks.handle(workflow_id)
         try:
             await asyncio.wait_for(
                 handle.execute_update(IncidentWorkflow.close, close, id=ref), hooks.update_timeout

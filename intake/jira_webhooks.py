@@ -1,4 +1,4 @@
-"""`POST /webhooks/jira`: what agents do in Jira reaches their incidents.
+"""`POST /webhooks/jira[/<site>]`: what agents do in Jira reaches their incidents.
 
 An agent who logs a call as an issue starts an incident (`jira:issue_created`); moving the issue
 to a mapped status validates, dismisses, acknowledges, contains, resolves or closes it
@@ -22,6 +22,10 @@ if no comment has it yet.
 
 Incident Desk's own changes come back as webhooks too (it comments on and closes tickets); they
 are recognised by their `user` being Incident Desk's Jira account and ignored, so nothing loops.
+
+Each Jira site (JIRA_URL's `default` and every JIRA_SITES entry) posts to its own path and has
+its own receiver: its own secret or token, its own Jira account and session, its own scope and
+workflow ids (intake/jira_site_hooks.py). A delivery can only act on its own site's incidents.
 """
 
 from __future__ import annotations
@@ -33,14 +37,20 @@ import json
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
+from incident_desk.jira_sites import configured_sites
 from incidents.lifecycle import IncidentView
 from incidents.report import StartIncident
 from intake.jira_inbound import JiraInbound
@@ -55,6 +65,7 @@ from intake.jira_payloads import (
     report_from_issue,
 )
 from intake.jira_review import ReviewSubtasks, is_review
+from intake.jira_site_hooks import PATH, InboundSite, SiteScope, choose_client
 from intake.jira_transitions import (
     OUTCOMES,
     UPDATES,
@@ -67,21 +78,15 @@ from intake.jira_transitions import (
     hint,
 )
 from intake.queries import query_state
-from integrations.jira import (
-    PROPERTY_KEY,
-    JiraConfig,
-    JiraGateway,
-    JiraIdentity,
-    JiraRequestError,
-)
-from workflows.names import workflow_id_for
+from integrations.jira import PROPERTY_KEY, JiraGateway, JiraIdentity, JiraRequestError
+from integrations.jira_sites import DEFAULT_SITE, JiraSites, JiraTarget
+from workflows.names import IncidentSearchAttribute as SA
 
 if TYPE_CHECKING:
     from intake.app import Intake
 
 log = logging.getLogger("incident_desk.intake.jira")
 
-PATH = "/webhooks/jira"
 SEEN_CAPACITY = 10_000
 ACTION_BY_MAX = 200
 # An update needs a worker to run it; without one, answer 503 (Jira retries) rather than hold
@@ -123,6 +128,10 @@ class WebhookOutcome(BaseModel):
         return 202 if self.outcome == "ignored" else 200
 
 
+class ForeignIncident(Exception):
+    """A delivery named an incident of a client kept on another Jira site; it is ignored."""
+
+
 class SeenDeliveries:
     """Delivery identifiers this instance has handled, oldest forgotten first."""
 
@@ -144,63 +153,79 @@ class SeenDeliveries:
 
 
 class JiraWebhooks:
-    """The receiver: authenticates a delivery, then turns it into a Temporal start or update."""
+    """One site's receiver: authenticates a delivery, then turns it into a Temporal start or
+    update on that site's incidents."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, site: InboundSite, sites: JiraSites) -> None:
         self.intake = intake
         self.settings = intake.settings
+        self.site = site
+        self._sites = sites
         self.seen = SeenDeliveries()
-        self._gateway: JiraGateway | None = None
         self._me: JiraIdentity | None = None
         self.update_timeout = UPDATE_TIMEOUT_SECONDS
         self.inbound = JiraInbound(self)
         self.review = ReviewSubtasks(self)
 
     def gateway(self) -> JiraGateway:
-        if self._gateway is None:
-            s = self.settings
-            self._gateway = JiraGateway(
-                JiraConfig(
-                    url=s.jira_base_url,
-                    user=s.jira_user,
-                    token=s.jira_token,
-                    project=s.jira_project,
-                    issue_type=s.jira_issue_type,
-                    auth=s.jira_auth,
-                )
-            )
-        return self._gateway
+        """This site's Jira, with this site's account: read-backs and comments go where the
+        delivery came from (one session per site, shared with nothing else here)."""
+        return self._sites.gateway(JiraTarget(site=self.site.id))
+
+    async def handle(self, workflow_id: str, client: str | None = None) -> WorkflowHandle[Any, Any]:
+        """The incident's handle in the namespace it runs in. A Jira event names an issue, not a
+        client, so with namespaces per client the incident is found by its id (a fan-out,
+        remembered); one found nowhere gets the default namespace's handle, whose calls then
+        answer NOT_FOUND as the callers expect."""
+        if client is not None:
+            return self.intake.client(client).get_workflow_handle(workflow_id)
+        try:
+            return await self.intake.locate(workflow_id)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return self.intake.client().get_workflow_handle(workflow_id)
+            raise HTTPException(503, f"Temporal error: {exc.message}; retry") from exc
+
+    def scope(self) -> SiteScope:
+        # From the policies as loaded now (they load after start-up and may fail to): cheap.
+        return SiteScope.of(self.site, self.intake.policies)
 
     def warn_about_configuration(self) -> None:
-        s = self.settings
-        if s.jira_webhook_mode == "cloud" and s.jira_webhook_secret is None:
+        site, path = self.site.site, self.site.path
+        if site.webhook_mode == "cloud" and site.webhook_secret is None:
             log.warning(
-                "JIRA_WEBHOOK_SECRET is not set: %s refuses every Jira webhook (cloud mode)", PATH
+                "%s is not set: %s refuses every Jira webhook (cloud mode)",
+                self.site.setting("webhook_secret"),
+                path,
             )
         elif (
-            s.jira_webhook_mode == "datacenter"
-            and s.jira_webhook_secret is None
-            and s.jira_webhook_token is None
+            site.webhook_mode == "datacenter"
+            and site.webhook_secret is None
+            and site.webhook_token is None
         ):
             log.warning(
-                "Jira webhooks (datacenter mode) are accepted without any proof of origin; "
-                "set JIRA_WEBHOOK_TOKEN and add ?token=<it> to the webhook URL in Jira"
+                "Jira webhooks to %s (datacenter mode) are accepted without any proof of origin; "
+                "set %s and add ?token=<it> to the webhook URL in Jira",
+                path,
+                self.site.setting("webhook_token"),
             )
-        clashes = TransitionMap.from_settings(s).overlaps()
-        if clashes:
-            log.warning("Jira statuses mapped to two actions (the first wins): %s", clashes)
+        if self.site.is_default:
+            clashes = TransitionMap.from_settings(self.settings).overlaps()
+            if clashes:
+                log.warning("Jira statuses mapped to two actions (the first wins): %s", clashes)
 
     # -- the HTTP part: authenticate, bound, parse -----------------------------------------------
 
     async def receive(self, request: Request, token: str | None) -> JSONResponse:
-        s = self.settings
-        secret = s.jira_webhook_secret.get_secret_value() if s.jira_webhook_secret else None
-        if secret is None and s.jira_webhook_mode == "cloud":
+        site = self.site.site
+        secret = site.webhook_secret.get_secret_value() if site.webhook_secret else None
+        setting = self.site.setting("webhook_secret")
+        if secret is None and site.webhook_mode == "cloud":
             raise HTTPException(
                 503,
-                "Jira webhooks are refused: JIRA_WEBHOOK_SECRET is not set, and Incident Desk "
+                f"Jira webhooks are refused: {setting} is not set, and Incident Desk "
                 "never accepts unsigned webhooks in cloud mode. Give the webhook a secret in "
-                "Jira and set the same value in JIRA_WEBHOOK_SECRET (docs/jira.md).",
+                f"Jira and set the same value in {setting} (docs/jira.md).",
             )
         self._check_token(token)
         signature = request.headers.get("x-hub-signature")
@@ -208,12 +233,12 @@ class JiraWebhooks:
             raise HTTPException(
                 401,
                 "missing X-Hub-Signature header: this endpoint only accepts webhooks signed "
-                "with the secret in JIRA_WEBHOOK_SECRET",
+                f"with the secret in {setting}",
             )
         body = await self._read_body(request)
         if secret is not None:
             assert signature is not None
-            _verify_signature(secret, body, signature)
+            _verify_signature(secret, body, signature, setting)
 
         delivery = request.headers.get("x-atlassian-webhook-identifier") or None
         if delivery is not None and delivery in self.seen:
@@ -229,12 +254,16 @@ class JiraWebhooks:
                 outcome="ignored", detail=f"event type {name!r} is not one Incident Desk handles"
             )
         else:
-            outcome = await self.dispatch(event, delivery)
+            try:
+                outcome = await self.dispatch(event, delivery)
+            except ForeignIncident as exc:
+                outcome = self._ignored(event, str(exc))
         if delivery is not None:
             self.seen.add(delivery)
         log.info(
-            "jira webhook %s (delivery %s, retry %s) for %s: %s - %s",
+            "jira webhook %s from site %s (delivery %s, retry %s) for %s: %s - %s",
             name,
+            self.site.id,
             delivery,
             request.headers.get("x-atlassian-webhook-retry", "-"),
             outcome.issue_key or "-",
@@ -244,7 +273,7 @@ class JiraWebhooks:
         return JSONResponse(outcome.model_dump(), status_code=outcome.status_code)
 
     def _check_token(self, token: str | None) -> None:
-        expected = self.settings.jira_webhook_token
+        expected = self.site.site.webhook_token
         if expected is None:
             return
         if token is None:
@@ -313,13 +342,14 @@ class JiraWebhooks:
             if name != "jira:issue_updated":
                 return self._ignored(event, f"{issue.key} is a post-incident review sub-task")
             return await self.review.updated(event, issue, _event_ref(event, delivery))
-        if not self._in_scope(issue):
+        scope = self.scope()
+        if not self._in_scope(issue, scope):
             fields = issue.fields
             return self._ignored(
                 event,
                 f"{issue.key} is a {fields.issuetype.name if fields.issuetype else '?'} issue "
-                f"in project {self._project_of(issue)}; Incident Desk handles "
-                f"{self.settings.jira_issue_type} issues in {self.settings.jira_project}",
+                f"in project {self._project_of(issue)}; on Jira site '{self.site.id}' Incident "
+                f"Desk handles {scope.describe()}",
             )
         if name == "jira:issue_created":
             if INCIDENT_DESK_LABEL in issue.labels:
@@ -356,13 +386,17 @@ class JiraWebhooks:
         project = issue.fields.project
         return (project.key if project and project.key else issue.key.rsplit("-", 1)[0]).upper()
 
-    def _in_scope(self, issue: JiraIssue) -> bool:
-        s = self.settings
+    def _in_scope(self, issue: JiraIssue, scope: SiteScope | None = None) -> bool:
+        return self._clients_for(issue, scope) is not None
+
+    def _clients_for(
+        self, issue: JiraIssue, scope: SiteScope | None = None
+    ) -> tuple[str, ...] | None:
+        """The clients routed to the issue's project and type on this site; None: not ours."""
         issue_type = issue.fields.issuetype
-        type_ok = issue_type is None or (
-            (issue_type.name or "").casefold() == s.jira_issue_type.casefold()
+        return (scope or self.scope()).clients_for(
+            self._project_of(issue), (issue_type.name or "") if issue_type else None
         )
-        return self._project_of(issue) == s.jira_project.upper() and type_ok
 
     # -- incidents born in Jira ------------------------------------------------------------------
 
@@ -373,10 +407,18 @@ class JiraWebhooks:
         s = self.settings
         received_at = datetime.now(UTC)
         try:
+            client = choose_client(
+                self.site,
+                self._clients_for(issue) or (),
+                issue.labels,
+                prefix=s.jira_client_label_prefix,
+                default_client=s.jira_default_client,
+                policies=intake.policies,
+            )
             report = report_from_issue(
                 issue,
                 acting=event.user,
-                default_client=s.jira_default_client,
+                default_client=client,
                 client_label_prefix=s.jira_client_label_prefix,
                 received_at=received_at,
             )
@@ -396,7 +438,7 @@ class JiraWebhooks:
             return duplicate
         workflow_id = await intake.start_incident(
             StartIncident(
-                incident_id=issue.key,
+                incident_id=self.site.incident_id(issue.key),
                 report=report,
                 received_at=received_at,
                 jira_key=issue.key,
@@ -406,7 +448,8 @@ class JiraWebhooks:
         )
         return WebhookOutcome(
             outcome="started",
-            detail=f"incident {issue.key} for client {report.client} is running",
+            detail=f"incident {self.site.incident_id(issue.key)} for client {report.client} "
+            "is running",
             issue_key=issue.key,
             workflow_id=workflow_id,
         )
@@ -414,7 +457,7 @@ class JiraWebhooks:
     async def _start_if_missing(
         self, event: JiraWebhookEvent, issue: JiraIssue, ref: str
     ) -> WebhookOutcome:
-        handle = self.intake.client().get_workflow_handle(workflow_id_for(issue.key))
+        handle = await self.handle(self.site.workflow_id(issue.key))
         try:
             await handle.describe()
         except RPCError as exc:
@@ -463,7 +506,7 @@ class JiraWebhooks:
             action = action_for(verb, who, moved, comment or None, issue.key)
         except NeedsReason as exc:
             return await self._refused(issue, workflow_id, verb, str(exc), change, who, ref)
-        handle = self.intake.client().get_workflow_handle(workflow_id)
+        handle = await self.handle(workflow_id)
         try:
             await asyncio.wait_for(
                 handle.execute_update(UPDATES[verb], action, id=ref), self.update_timeout
@@ -532,17 +575,22 @@ class JiraWebhooks:
 
     async def _view(self, workflow_id: str) -> IncidentView | None:
         try:
-            handle = self.intake.client().get_workflow_handle(workflow_id)
+            handle = await self.handle(workflow_id)
             return await asyncio.wait_for(query_state(handle), QUERY_TIMEOUT_SECONDS)
         except Exception as exc:  # only used to word a comment; never worth failing over
             log.warning("could not read the state of %s: %s", workflow_id, exc)
             return None
 
     async def _workflow_for(self, issue: JiraIssue) -> str:
-        """The issue property if the payload has it, else as Jira has it, else `incident-<KEY>`."""
+        """The issue property if the payload has it, else as this site's Jira has it, else the
+        workflow an issue of this site starts (`incident-<KEY>`, elsewhere `incident-<KEY>.<site>`).
+
+        Both come from the site the delivery came from, so an issue with the same key on another
+        site, and its incident, are never touched.
+        """
         value = issue.property_value(PROPERTY_KEY)
         if isinstance(value, dict) and isinstance(value.get("workflowId"), str):
-            return str(value["workflowId"])
+            return await self.owned_here(str(value["workflowId"]), issue.key)
         try:
             found = await asyncio.to_thread(self.gateway().workflow_id_of, issue.key)
         except JiraRequestError as exc:
@@ -553,7 +601,33 @@ class JiraWebhooks:
                 ) from exc
             log.warning("cannot read the %s property of %s: %s", PROPERTY_KEY, issue.key, exc)
             found = None
-        return found or workflow_id_for(issue.key)
+        if found:
+            return await self.owned_here(found, issue.key)
+        return self.site.workflow_id(issue.key)
+
+    async def owned_here(self, workflow_id: str, key: str) -> str:
+        """`workflow_id`, named by an issue property, unless its client is kept on another site.
+
+        Anyone who may edit an issue may set its properties, so a property is a claim made on
+        this site: it may only reach incidents of clients routed here, or agents in one client's
+        Jira could move another client's incidents. An incident that cannot be found is left to
+        the caller, whose update reports it gone.
+        """
+        try:
+            described = await (await self.handle(workflow_id)).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return workflow_id
+            raise HTTPException(503, f"Temporal error: {exc.message}; retry") from exc
+        client = described.typed_search_attributes.get(SA.CLIENT.key)
+        policy = self.intake.policies.get(client) if client else None
+        if policy is not None and policy.jira.site != self.site.id:
+            raise ForeignIncident(
+                f"{key} names incident {workflow_id} (issue property '{PROPERTY_KEY}'), whose "
+                f"client is kept on Jira site '{policy.jira.site}', not '{self.site.id}': "
+                "not acted on"
+            )
+        return workflow_id
 
     # -- Incident Desk's own account -------------------------------------------------------------
 
@@ -569,7 +643,7 @@ class JiraWebhooks:
         theirs = {
             v.casefold() for v in (user.account_id, user.name, user.key, user.email_address) if v
         }
-        if self.settings.jira_user.casefold() in theirs:
+        if self.site.site.user and self.site.site.user.casefold() in theirs:
             return True
         if not theirs:
             return False  # nothing to compare: asking Jira who we are would not help
@@ -596,7 +670,7 @@ class JiraWebhooks:
             log.error("could not comment on %s: %s", key, exc)
 
 
-def _verify_signature(secret: str, body: bytes, header: str) -> None:
+def _verify_signature(secret: str, body: bytes, header: str, setting: str) -> None:
     method, _, digest = header.strip().partition("=")
     if method.lower() != "sha256" or not digest:
         raise HTTPException(401, "X-Hub-Signature must be 'sha256=<hex digest>'")
@@ -605,7 +679,7 @@ def _verify_signature(secret: str, body: bytes, header: str) -> None:
     if not hmac.compare_digest(expected.encode(), digest.lower().encode("latin-1")):
         raise HTTPException(
             401,
-            "X-Hub-Signature does not match the body: Jira and JIRA_WEBHOOK_SECRET must hold "
+            f"X-Hub-Signature does not match the body: Jira and {setting} must hold "
             "the same secret",
         )
 
@@ -629,29 +703,38 @@ def _event_ref(event: JiraWebhookEvent, delivery: str | None) -> str:
 
 
 def install_jira_webhooks(app: FastAPI, intake: Intake) -> None:
-    """Add `POST /webhooks/jira` to the intake app."""
-    hooks = JiraWebhooks(intake)
-    hooks.warn_about_configuration()
-    app.state.jira_webhooks = hooks
+    """Add `POST /webhooks/jira` (the default site) and `POST /webhooks/jira/{site}` (each site,
+    default included) to the intake app."""
+    sites = configured_sites(intake.settings)
+    receivers = {
+        site_id: JiraWebhooks(intake, InboundSite(site_id, site), sites)
+        for site_id, site in sites.items()
+    }
+    for hooks in receivers.values():
+        hooks.warn_about_configuration()
+    app.state.jira_webhooks = receivers[DEFAULT_SITE]
+    app.state.jira_site_webhooks = receivers
+    responses: dict[int | str, dict[str, Any]] = {
+        202: {"description": "Received, deliberately not acted on", "model": WebhookOutcome},
+        400: {"description": "Not JSON, or not a Jira event"},
+        401: {"description": "Missing or wrong signature or token"},
+        413: {"description": "Body over JIRA_WEBHOOK_MAX_BYTES"},
+        503: {"description": "Not configured, or Temporal/Jira unreachable: Jira retries"},
+    }
+    body: dict[str, Any] = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
 
     @app.post(
         PATH,
         response_model=WebhookOutcome,
         tags=["jira"],
         summary="Receive a Jira webhook",
-        responses={
-            202: {"description": "Received, deliberately not acted on", "model": WebhookOutcome},
-            400: {"description": "Not JSON, or not a Jira event"},
-            401: {"description": "Missing or wrong signature or token"},
-            413: {"description": "Body over JIRA_WEBHOOK_MAX_BYTES"},
-            503: {"description": "Not configured, or Temporal/Jira unreachable: Jira retries"},
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            }
-        },
+        responses=responses,
+        openapi_extra=body,
     )
     async def jira_webhook(
         request: Request,
@@ -664,4 +747,31 @@ def install_jira_webhooks(app: FastAPI, intake: Intake) -> None:
         Issue created in the configured project and issue type → a new incident
         `incident-<KEY>`; issue moved to a mapped status → the lifecycle action it stands for.
         """
+        return await receivers[DEFAULT_SITE].receive(request, token)
+
+    @app.post(
+        f"{PATH}/{{site}}",
+        response_model=WebhookOutcome,
+        tags=["jira"],
+        summary="Receive a Jira webhook from one configured Jira site",
+        responses={**responses, 404: {"description": "No Jira site by that id"}},
+        openapi_extra=body,
+    )
+    async def jira_site_webhook(
+        request: Request,
+        site: str = PathParam(max_length=64, description="A site id from JIRA_SITES, or default"),
+        token: str | None = Query(
+            None, max_length=512, description="Data Center: the site's webhook_token"
+        ),
+    ) -> JSONResponse:
+        """The same webhook from another Jira site (JIRA_SITES), proven by that site's own
+        `webhook_secret` or `webhook_token`. Issues of the projects that client policies route
+        to the site start incidents `incident-<KEY>.<site>`; moves act on those only."""
+        hooks = receivers.get(site)
+        if hooks is None:
+            raise HTTPException(
+                404,
+                f"no Jira site '{site[:64]}' is configured here; configured sites: "
+                f"{', '.join(sorted(receivers))} (JIRA_SITES)",
+            )
         return await hooks.receive(request, token)

@@ -48,8 +48,8 @@ def _attributed(action: Model, principal: Principal, field: str, default: str) -
 
 async def _act(request: Request, incident_id: str, principal: Principal, update, action):  # type: ignore[no-untyped-def]
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
-    return await intake.act(incident_id, update, action)
+    client = await incident_client(intake, incident_id, principal, request)
+    return await intake.act(incident_id, update, action, client=client)
 
 
 @router.post("/api/v1/incidents/{incident_id}/validate", response_model=IncidentView)

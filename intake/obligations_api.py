@@ -64,9 +64,9 @@ async def mark_stage_done(
 ) -> IncidentView:
     """Record that a reporting stage was carried out; its reminders and breach are stopped."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
+    client = await incident_client(intake, incident_id, principal, request)
     done = StageDone(obligation=obligation, stage=stage, **evidence.model_dump())
-    return await intake.act(incident_id, IncidentWorkflow.mark_stage_done, done)
+    return await intake.act(incident_id, IncidentWorkflow.mark_stage_done, done, client=client)
 
 
 @router.post("/api/v1/incidents/{incident_id}/facts", response_model=IncidentView)
@@ -76,5 +76,5 @@ async def update_facts(
     """Correct or add facts (awareness, jurisdictions, data categories, counts, events); the
     reporting clocks are recomputed and every change is explained in the timeline."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
-    return await intake.act(incident_id, IncidentWorkflow.update_facts, update)
+    client = await incident_client(intake, incident_id, principal, request)
+    return await intake.act(incident_id, IncidentWorkflow.update_facts, update, client=client)

@@ -46,17 +46,19 @@ Reading = Annotated[Principal, Depends(requires(Permission.READ))]
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
-async def started_with(intake: Intake, identifier: str) -> StartIncident | None:
+async def started_with(
+    intake: Intake, identifier: str, client: str | None = None
+) -> StartIncident | None:
     """The report the workflow was started with (summary, channel, reporter), from the first
     event of its history: the state query does not carry it. None when it cannot be read; the
     report then says less rather than failing."""
-    handle = intake.handle(identifier)
     try:
+        handle = await intake.locate(identifier, client)
         async for event in handle.fetch_history_events():
             if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 return None
             payloads = event.workflow_execution_started_event_attributes.input.payloads
-            values = await intake.client().data_converter.decode(payloads, [StartIncident])
+            values = await intake.client(client).data_converter.decode(payloads, [StartIncident])
             start = values[0] if values else None
             return start if isinstance(start, StartIncident) else None
     except (RPCError, ValueError, TypeError) as exc:
@@ -64,11 +66,12 @@ async def started_with(intake: Intake, identifier: str) -> StartIncident | None:
     return None
 
 
-def links_for(intake: Intake) -> ReportLinks:
+def links_for(intake: Intake, client: str | None = None) -> ReportLinks:
+    """The incident's Temporal UI link names its client's namespace."""
     settings = intake.settings
     return ReportLinks(
         temporal_ui=settings.temporal_ui,
-        namespace=settings.temporal_namespace,
+        namespace=intake.namespaces.of(client),
         jira_base_url=settings.jira_base_url,
     )
 
@@ -76,9 +79,9 @@ def links_for(intake: Intake) -> ReportLinks:
 async def _gather(
     intake: Intake, incident_id: str, principal: Principal, request: Request
 ) -> tuple[IncidentView, StartIncident | None]:
-    await incident_client(intake, incident_id, principal, request)
-    view = await intake.view(incident_id)
-    return view, await started_with(intake, incident_id)
+    client = await incident_client(intake, incident_id, principal, request)
+    view = await intake.view(incident_id, client)
+    return view, await started_with(intake, incident_id, client)
 
 
 def _answer(document: Document, fmt: str, filename: str) -> Response:
@@ -127,7 +130,7 @@ async def incident_report(
     document = build_report(
         view,
         now=datetime.now(UTC),
-        links=links_for(intake),
+        links=links_for(intake, view.client),
         policy=intake.policies.get(view.client),
         catalogue=load_catalogue(),
         start=start,

@@ -11,12 +11,13 @@ incident is never fetched, let alone filtered out afterwards.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from incident_desk.tokens import ALL_CLIENTS, CLIENT_PATTERN, Permission, Principal
@@ -147,8 +148,8 @@ async def incident_status(
     """The incident as its client may see it: state, timestamps, obligations and their
     stages, and the evidence that the client was notified and acknowledged."""
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
-    return client_status(await intake.view(incident_id))
+    client = await incident_client(intake, incident_id, principal, request)
+    return client_status(await intake.view(incident_id, client))
 
 
 class IncidentSummary(BaseModel):
@@ -189,15 +190,31 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[IncidentSummary]:
     """Incidents of the clients in the token's scope, newest first. A `client` outside the
-    scope lists nothing, as an unknown one does."""
+    scope lists nothing, as an unknown one does. With clients in namespaces of their own, every
+    namespace the scope reaches is asked (at once, each for up to `limit`) and the newest
+    `limit` of all are answered."""
     intake = request.app.state.intake
     if client is not None and not principal.sees(client):
         return []
+    if client is not None:
+        namespaces = [intake.namespaces.of(client)]
+    else:
+        namespaces = intake.namespaces_for(principal)
+    query = scope_query(principal, client, state)
+    listed = await asyncio.gather(
+        *(_list(intake.namespace_client(ns), query, limit) for ns in namespaces)
+    )
+    summaries = [s for part in listed for s in part]
+    # Visibility orders by start time already on most stores; make it explicit, and merge.
+    return sorted(
+        summaries, key=lambda s: s.started_at.timestamp() if s.started_at else 0.0, reverse=True
+    )[:limit]
+
+
+async def _list(temporal: Client, query: str, limit: int) -> list[IncidentSummary]:
     summaries: list[IncidentSummary] = []
     try:
-        async for wf in intake.client().list_workflows(
-            scope_query(principal, client, state), limit=limit
-        ):
+        async for wf in temporal.list_workflows(query, limit=limit):
             attrs = wf.typed_search_attributes
             summaries.append(
                 IncidentSummary(
@@ -215,7 +232,4 @@ async def list_incidents(
             )
     except RPCError as exc:
         raise HTTPException(503, f"Temporal error: {exc.message}") from exc
-    # Visibility orders by start time already on most stores; make it explicit.
-    return sorted(
-        summaries, key=lambda s: s.started_at.timestamp() if s.started_at else 0.0, reverse=True
-    )
+    return summaries

@@ -38,5 +38,5 @@ async def post_update(
         update={"channel": channel, "text": update.text[: UPDATE_MAX - len(suffix)] + suffix}
     )
     intake = request.app.state.intake
-    await incident_client(intake, incident_id, principal, request)
-    return await intake.act(incident_id, IncidentWorkflow.post_update, attributed)
+    client = await incident_client(intake, incident_id, principal, request)
+    return await intake.act(incident_id, IncidentWorkflow.post_update, attributed, client=client)

@@ -11,7 +11,7 @@ No Temporal imports here; the Jira activities pick the route and call the gatewa
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -31,9 +31,26 @@ class JiraSite(pydantic.BaseModel):
     token: pydantic.SecretStr
     project: str = "SEC"
     issue_type: str = "Incident"
+    # Proof that a webhook came from this site (intake/jira_webhooks.py): Cloud signs with a
+    # secret (X-Hub-Signature); Data Center cannot sign, so a token in the URL stands in.
+    webhook_mode: Literal["cloud", "datacenter"] = "cloud"
+    webhook_secret: pydantic.SecretStr | None = None
+    webhook_token: pydantic.SecretStr | None = None
 
     def __repr__(self) -> str:  # no credential in a traceback or log line
         return f"JiraSite(url={self.url!r}, auth={self.auth!r})"
+
+
+def jira_incident_id(site_id: str, key: str) -> str:
+    """The incident id of an issue an agent created on a site; its workflow is `incident-<it>`.
+
+    The `default` site keeps `<KEY>` (DESIGN.md: `incident-SEC-42`). Another site may have the
+    same key, so its issues get `<KEY>.<site>` (`SEC-42.harbour-dc`). The key comes first on
+    purpose: a Jira key starts with an upper-case letter and holds no dot, while API-born ids
+    are `<client>-<external_ref>` with a lower-case client, so no id of one kind can be an id of
+    another (`<site>-<KEY>` could: client `harbour` filing external_ref `dc-SEC-42`).
+    """
+    return key if site_id == DEFAULT_SITE else f"{key}.{site_id}"
 
 
 class JiraTarget(pydantic.BaseModel):
@@ -78,6 +95,9 @@ class JiraSites:
             return self._sites[site_id]
         except KeyError:
             raise UnknownJiraSite(site_id, self.ids) from None
+
+    def items(self) -> list[tuple[str, JiraSite]]:
+        return sorted(self._sites.items())
 
     def url(self, site_id: str) -> str:
         return self.site(site_id).url

@@ -110,6 +110,7 @@ PUBLIC: dict[str, str] = {
     "/docs/oauth2-redirect": "part of the docs page",
     "/redoc": "docs page",
     "/webhooks/jira": "Jira's HMAC signature (X-Hub-Signature) or shared token",
+    "/webhooks/jira/{site}": "that Jira site's own signature secret or token (JIRA_SITES)",
     "/webhooks/pagerduty": "PagerDuty's X-PagerDuty-Signature HMAC",
     "/webhooks/opsgenie": "the shared X-Incident-Desk-Token",
     "/ack/{token}": "the signed, expiring acknowledgement link is the credential",
