@@ -159,39 +159,56 @@ class ApiGuard:
                 await _too_many(send, wait, "token", self.per_token.limit)
                 return
         scope[PRINCIPAL] = principal
-        status = 500
-        recorded = False
 
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
+        def record(answer: AuditedAnswer) -> None:
             self.audit.record(
                 token=principal.name,
                 method=scope["method"],
                 path=path,
-                status=status,
+                status=answer.status,
                 client=scope.get(AUDIT_CLIENT),
                 remote=remote,
                 outcome=scope.get(AUDIT_OUTCOME),
                 reason=scope.get(AUDIT_REASON),
             )
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # Written before the caller can hold the whole answer, so whoever saw the
-                # response can also find its audit line.
-                record()
-            await send(message)
+        await AuditedAnswer(send, record).run(self.app, scope, receive)
 
+
+class AuditedAnswer:
+    """An answer on its way out, audited exactly once: when its last body chunk is about to be
+    sent, so whoever holds the whole response can also find its audit line; or, if the app
+    fails before answering, afterwards with status 500. Keeps the first bytes of the body for
+    auditors that name what the answer named (`keep`)."""
+
+    def __init__(self, send: Send, record: Callable[[AuditedAnswer], None], keep: int = 0) -> None:
+        self._send = send
+        self._record = record
+        self._keep = keep
+        self._recorded = False
+        self.status = 500
+        self.body = bytearray()
+
+    def _once(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            self._record(self)
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            if len(self.body) < self._keep:
+                self.body.extend(message.get("body", b"")[: self._keep - len(self.body)])
+            if not message.get("more_body"):
+                self._once()
+        await self._send(message)
+
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         try:
-            await self.app(scope, receive, capture)
+            await app(scope, receive, self.send)
         finally:
-            record()
+            self._once()
 
 
 def _bearer_token(scope: Scope) -> str:
@@ -255,52 +272,29 @@ class EdgeGuard:
         if not webhook:
             await self.app(scope, receive, send)
             return
-        status = 500
-        body = bytearray()
-        recorded = False
 
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            answer = _json_object(bytes(body))
-            verified = status not in (401, 403)
+        def record(sent: AuditedAnswer) -> None:
+            answer = _json_object(bytes(sent.body))
+            verified = sent.status not in (401, 403)
             ids = {
                 k: str(answer[k])[:200]
                 for k in ("workflow_id", "issue_key")
                 if isinstance(answer.get(k), str)
             }
             outcome = answer.get("outcome") if isinstance(answer.get("outcome"), str) else None
-            if outcome is None and status == 202:
+            if outcome is None and sent.status == 202:
                 outcome = "ignored"
             self.audit.record(
                 token=f"webhook:{source}" if verified else None,
                 method=scope["method"],
                 path=audited_path,
-                status=status,
+                status=sent.status,
                 remote=remote,
                 outcome=outcome,
                 ids=ids or None,
             )
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                if len(body) < MAX_CAPTURED_BODY:
-                    body.extend(message.get("body", b"")[: MAX_CAPTURED_BODY - len(body)])
-                if not message.get("more_body"):
-                    # Before the sender holds the whole answer, as for API calls: whoever saw
-                    # the response can also find its audit line.
-                    record()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            record()
+        await AuditedAnswer(send, record, keep=MAX_CAPTURED_BODY).run(self.app, scope, receive)
 
 
 def _json_object(raw: bytes) -> dict[str, object]:
