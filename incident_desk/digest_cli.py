@@ -21,8 +21,9 @@ from incident_desk.digest_schedules import (
     ensure_digest_schedules,
     schedule_id,
 )
+from incident_desk.namespaces import Namespaces, clients_for
 from incident_desk.settings import Settings
-from incidents.policy import PolicyError
+from incidents.policy import PolicyError, load_policies
 
 __all__ = ["register"]
 
@@ -37,12 +38,15 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-async def _connect(settings: Settings) -> Client:
+async def _connect(settings: Settings, client: str | None = None) -> Client:
+    """The Temporal client for that client's namespace (its policy may name its own)."""
     try:
-        return await connect_configured(settings)
+        base = await connect_configured(settings)
     except RuntimeError as exc:
         typer.echo(f"error: cannot reach Temporal at {settings.temporal_target}: {exc}", err=True)
         raise typer.Exit(1) from None
+    namespace = Namespaces.from_dir(settings.temporal_namespace, settings.policies_dir).of(client)
+    return clients_for(base, [namespace])[namespace]
 
 
 @digest_app.command()
@@ -57,17 +61,19 @@ def schedule(
     settings = _settings()
 
     async def run() -> dict[str, str]:
-        temporal = await _connect(settings)
-        return dict(
-            await ensure_digest_schedules(
+        done: dict[str, str] = {}
+        for client_id in [client] if client else sorted(load_policies(settings.policies_dir)):
+            # Each in its client's namespace, where its digest workflow lists its incidents.
+            temporal = await _connect(settings, client_id)
+            done |= await ensure_digest_schedules(
                 temporal,
                 settings.policies_dir,
                 settings.task_queue,
                 when=DigestTime(weekday, hour),
                 update=True,
-                only=client,
+                only=client_id,
             )
-        )
+        return done
 
     try:
         done = asyncio.run(run())
@@ -90,7 +96,7 @@ def send(client: Annotated[str, typer.Argument(help="Client id (policy file name
     settings = _settings()
 
     async def run() -> None:
-        temporal = await _connect(settings)
+        temporal = await _connect(settings, client)
         await temporal.get_schedule_handle(schedule_id(client)).trigger()
 
     try:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from incident_desk.connection import connect_configured
+from incident_desk.namespaces import Namespaces, clients_for
 from incident_desk.settings import Settings
 from incident_desk.tokens import TokenError, parse_duration
 from incidents.lifecycle import IncidentView
@@ -257,9 +258,19 @@ def _settings() -> Settings:
 async def gather_metrics(
     settings: Settings, since: datetime, client_id: str | None, now: datetime
 ) -> tuple[Metrics, list[str]]:
-    temporal = await connect_configured(settings)
-    views, failed = await collect(temporal, since, client_id)
-    return compute(views, now=now, since=since, client=client_id), failed
+    """Across every namespace holding incidents (one per client that names its own, docs/
+    multi-client.md), or the one client's."""
+    base = await connect_configured(settings)
+    namespaces = Namespaces.from_dir(settings.temporal_namespace, settings.policies_dir)
+    wanted = [namespaces.of(client_id)] if client_id else namespaces.all()
+    views: list[IncidentView] = []
+    failed: list[str] = []
+    for temporal in clients_for(base, wanted).values():
+        found, unread = await collect(temporal, since, client_id)
+        views += found
+        failed += unread
+    views.sort(key=lambda v: v.received_at)
+    return compute(views, now=now, since=since, client=client_id), sorted(failed)
 
 
 def render(m: Metrics, fmt: MetricsFormat) -> str:

@@ -8,6 +8,7 @@ starts, acts on, queries and lists each client's incidents in its own namespace.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ import httpx
 import pytest
 from jira import JIRA
 from temporalio.service import RPCError, RPCStatusCode
+from typer.testing import CliRunner
 
+from incident_desk.cli import app
 from incident_desk.connection import connect_configured
 from incident_desk.namespaces import clients_for
 from incident_desk.settings import Settings
-from incident_desk.stack import Stack
+from incident_desk.stack import Stack, settings_env
 from incident_desk.tokens import Role
 from tests.support.stacks import REPO, api_client, make_token, running_stack, wait_for
 
@@ -226,3 +229,28 @@ def test_an_incident_born_in_jira_is_found_in_its_clients_namespace(stack: Stack
         assert view["workflow_id"] == workflow_id
     finally:
         agent.close()
+
+
+def test_metrics_and_the_digest_cli_reach_each_clients_namespace(stack: Stack) -> None:
+    settings = stack.settings
+    with api_client(stack) as api:
+        alpha, nord = file(api, settings, "alpha"), file(api, settings, "nord")
+    for workflow_id, namespace in ((alpha, "default"), (nord, OWN)):
+        wait_for(
+            lambda w=workflow_id, n=namespace: asyncio.run(
+                _listed(settings, n, f"WorkflowId = '{w}'")
+            ),
+            bool,
+        )
+    env = settings_env(settings)
+    runner = CliRunner()
+    counted = runner.invoke(app, ["metrics", "--since", "1d", "--format", "json"], env=env)
+    assert counted.exit_code == 0, counted.output
+    by_client = json.loads(counted.output)["by_client"]
+    assert {"alpha", "nord"} <= set(by_client), by_client
+    # The worker made nord's digest schedule in nord-ns; the CLI finds it there.
+    sent = wait_for(
+        lambda: runner.invoke(app, ["digest", "send", "nord"], env=env),
+        lambda result: result.exit_code == 0,
+    )
+    assert "digest-nord: triggered" in sent.output
