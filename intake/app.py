@@ -475,7 +475,7 @@ class Intake:
             raise _http_error(identifier, exc) from exc
         try:
             # An update waits for a worker; without one, answer rather than hang the caller.
-            return await asyncio.wait_for(
+            answer = await asyncio.wait_for(
                 handle.execute_update(update, action, id=update_id), ACT_TIMEOUT
             )
         except TimeoutError as exc:
@@ -489,6 +489,17 @@ class Intake:
             if exc.status == RPCStatusCode.NOT_FOUND and await self.is_closed(handle):
                 raise HTTPException(409, f"refused: incident '{identifier}' is closed") from exc
             raise _http_error(identifier, exc) from exc
+        return await self._whole(handle, answer)
+
+    async def _whole(self, handle: WorkflowHandle[Any, Any], answer: IncidentView) -> IncidentView:
+        """The incident after the action, timeline and all: an update answers with its latest
+        entries only (they are kept in the history), so the rest comes from a query. Should the
+        query fail, the action still happened: answer with what the update said."""
+        try:
+            return await asyncio.wait_for(query_state(handle), ACT_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError, TimeoutError) as exc:
+            log.warning("incident %s acted on, but its state could not be read: %s", handle.id, exc)
+            return answer
 
     async def is_closed(self, handle: WorkflowHandle[Any, Any]) -> bool:
         """An update to a finished workflow reports NOT_FOUND; tell "closed" from "never was"."""

@@ -70,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Update ids remembered across runs (Temporal deduplicates them within one run only).
 KEPT_UPDATE_IDS = 200
+# Timeline entries an update answers with: enough for everything one action records.
+ANSWER_TIMELINE = 20
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -367,7 +369,7 @@ class IncidentWorkflow:
         incident is in trouble when it is not.
         """
         if self._applied():
-            return self._view
+            return self._answer()
         via = f" via {action.channel}"
         if self._view.acknowledged_by is None:
             self._view.acknowledged_by = action.by
@@ -380,7 +382,7 @@ class IncidentWorkflow:
             detail = f"{action.note or 'Also acknowledged'}{via} (owner remains {first})"
             self._ctx.record("also_acknowledged", detail, by=action.by)
             await self._ctx.comment(f"Also acknowledged by {action.by}{via}; {first} owns it.")
-        return self._view
+        return self._answer()
 
     @acknowledge.validator
     def _validate_acknowledge(self, action: Action) -> None:
@@ -394,11 +396,11 @@ class IncidentWorkflow:
     @workflow.update(description="The incident is resolved; the page and the ticket are closed")
     async def resolve(self, action: Action) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         self._view.resolved_by = action.by
         self._view.resolved_at = workflow.now()
         self._ctx.record("resolved", action.note or "Resolved", by=action.by)
-        return self._view
+        return self._answer()
 
     @resolve.validator
     def _validate_resolve(self, action: Action) -> None:
@@ -425,9 +427,9 @@ class IncidentWorkflow:
     @workflow.update(description="An agent confirms the report is a real incident: it is paged")
     async def validate(self, validation: Validation) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         self._triage.validate(validation)
-        return self._view
+        return self._answer()
 
     @validate.validator
     def _validate_validate(self, validation: Validation) -> None:
@@ -439,9 +441,9 @@ class IncidentWorkflow:
     @workflow.update(description="An agent dismisses the report as a false alarm; it closes")
     async def mark_false_alarm(self, alarm: FalseAlarm) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         self._triage.dismiss(alarm)
-        return self._view
+        return self._answer()
 
     @mark_false_alarm.validator
     def _validate_mark_false_alarm(self, alarm: FalseAlarm) -> None:
@@ -453,7 +455,7 @@ class IncidentWorkflow:
     @workflow.update(description="The responder contained the incident: the harm stopped spreading")
     async def contain(self, containment: Containment) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         view = self._view
         view.contained_by = containment.by
         view.contained_at = workflow.now()
@@ -465,7 +467,7 @@ class IncidentWorkflow:
             by=containment.by,
         )
         await self._ctx.comment(f"Contained by {containment.by}: {containment.note}")
-        return view
+        return self._answer()
 
     @contain.validator
     def _validate_contain(self, containment: Containment) -> None:
@@ -485,9 +487,9 @@ class IncidentWorkflow:
     @workflow.update(description="The post-incident review is done and the incident closes")
     async def close(self, close: CloseIncident) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         self._review.close(close)
-        return self._view
+        return self._answer()
 
     @close.validator
     def _validate_close(self, close: CloseIncident) -> None:
@@ -504,9 +506,9 @@ class IncidentWorkflow:
     async def mark_stage_done(self, done: StageDone) -> IncidentView:
         """Stops the stage's timers; the evidence stays with the clock and in the timeline."""
         if self._applied():
-            return self._view
+            return self._answer()
         await self._clocks.mark_done(done.obligation, done.stage, done.by, done.reference)
-        return self._view
+        return self._answer()
 
     @mark_stage_done.validator
     def _validate_mark_stage_done(self, done: StageDone) -> None:
@@ -518,9 +520,9 @@ class IncidentWorkflow:
     async def update_facts(self, update: FactsUpdate) -> IncidentView:
         """New obligations are armed, ones that no longer apply cancelled, moved ones re-armed."""
         if self._applied():
-            return self._view
+            return self._answer()
         await self._clocks.update_facts(update)
-        return self._view
+        return self._answer()
 
     @update_facts.validator
     def _validate_update_facts(self, update: FactsUpdate) -> None:
@@ -533,9 +535,9 @@ class IncidentWorkflow:
         """The first acknowledgement is the evidence and stops the chasing; later ones (a
         colleague, another link) are recorded beside it and change nothing."""
         if self._applied():
-            return self._view
+            return self._answer()
         await self._client.record_ack(ack)
-        return self._view
+        return self._answer()
 
     @client_acknowledged.validator
     def _validate_client_acknowledged(self, ack: ClientAcknowledgement) -> None:
@@ -552,18 +554,18 @@ class IncidentWorkflow:
         """A stakeholder update restarts the status-update cadence. A client user's comment is
         acknowledged through `client_acknowledged`, which keeps the evidence rules in one place."""
         if self._applied():
-            return self._view
+            return self._answer()
         if comment.stakeholder_update:
             self._view.last_stakeholder_update_at = workflow.now()
         self._ctx.record(comment.event, comment.body, by=comment.by)
-        return self._view
+        return self._answer()
 
     @workflow.update(description="A stakeholder update from the API or CLI; the cadence restarts")
     async def post_update(self, update: StakeholderUpdate) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         await self._cadence.record_update(update)
-        return self._view
+        return self._answer()
 
     @post_update.validator
     def _validate_post_update(self, update: StakeholderUpdate) -> None:
@@ -575,11 +577,11 @@ class IncidentWorkflow:
     @workflow.update(description="A later report of this incident, linked as a duplicate")
     async def record_duplicate(self, duplicate: DuplicateReport) -> IncidentView:
         if self._applied():
-            return self._view
+            return self._answer()
         self._view.duplicates.append(duplicate.ref)
         self._ctx.record("duplicate_report", duplicate.detail(), by=duplicate.by)
         await self._ctx.comment(f"{duplicate.detail()}.")
-        return self._view
+        return self._answer()
 
     @record_duplicate.validator
     def _validate_record_duplicate(self, duplicate: DuplicateReport) -> None:
@@ -592,9 +594,9 @@ class IncidentWorkflow:
     async def assess_obligation(self, assessment: ObligationAssessment) -> IncidentView:
         """A "yes" runs its stages from the original trigger; a "no" drops it, with the reason."""
         if self._applied():
-            return self._view
+            return self._answer()
         await self._clocks.answer(assessment)
-        return self._view
+        return self._answer()
 
     @assess_obligation.validator
     def _validate_assess_obligation(self, assessment: ObligationAssessment) -> None:
@@ -606,9 +608,9 @@ class IncidentWorkflow:
     async def tick_checklist(self, tick: ChecklistTick) -> IncidentView:
         """Answers that matter to the classification become facts (severity, clocks follow)."""
         if self._applied():
-            return self._view
+            return self._answer()
         await self._checklist.tick(tick)
-        return self._view
+        return self._answer()
 
     @tick_checklist.validator
     def _validate_tick_checklist(self, tick: ChecklistTick) -> None:
@@ -619,3 +621,14 @@ class IncidentWorkflow:
     @workflow.query(description="The incident's current state and timeline")
     def state(self) -> IncidentView:
         return self._view
+
+    def _answer(self) -> IncidentView:
+        """What an update answers: the incident with only its latest timeline entries.
+
+        Temporal keeps every update's answer in the history; with the whole timeline in each,
+        a long incident's history grew with the square of its activity (a SEV1 lifecycle: over
+        half of 1.4 MB, docs/scale.md). Callers that need the whole timeline query `state`, as
+        the intake does after every action.
+        """
+        recent = self._view.timeline[-ANSWER_TIMELINE:]
+        return self._view.model_copy(update={"timeline": recent})
