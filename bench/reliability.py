@@ -19,10 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.docs import replace_block
+
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / ".state" / "reliability"
 DOC = REPO / "docs" / "reliability.md"
-BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
 
 
 def run_tests(examples: int, incidents: int) -> int:
@@ -88,9 +89,7 @@ def render() -> str:
 
 
 def write_doc(block: str) -> None:
-    text = DOC.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    DOC.write_text(text[:start] + "\n" + block + "\n" + text[end:])
+    replace_block(DOC, "figures", block)
 
 
 def main() -> None:

@@ -51,9 +51,10 @@ async def java_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping_v2(
+async def start_dev_time_skipping() -> WorkflowEnvironment:
+    """The dev server from the venv with per-workflow time skipping (`fast_forward`), which,
+    unlike the Java test server, handles updates; the search attributes registered."""
+    return await WorkflowEnvironment.start_time_skipping_v2(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=venv_binary("temporal"),
         dev_server_extra_args=[
@@ -62,6 +63,11 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         ],
         search_attributes=[member.key for member in IncidentSearchAttribute],
     )
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_time_skipping()
     try:
         yield env
     finally:
