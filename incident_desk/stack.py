@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, SecretStr
+from temporalio.client import Client
 
 from incident_desk.connection import ui_codec_args
 from incident_desk.jira_sites import sites_env
@@ -311,22 +312,33 @@ class Stack:
                 if part.ready_url and part.name != "intake":
                     self._wait_ready(part, deadline)
                 if part.name == "temporal":
-                    self._register_search_attributes()
+                    self._register_search_attributes(deadline)
             self._wait_ready(self.parts[-1], deadline)
         except BaseException:
             self.stop()
             raise
 
-    def _register_search_attributes(self) -> None:
+    def _register_search_attributes(self, deadline: float) -> None:
         """The dev server registers its `--search-attribute` flags only when it creates its
         database; a `.state` kept from an older release lacks attributes added since, and every
         new incident would then be refused. Registering is idempotent, so do it on each start."""
         from incident_desk.connection import connect_configured
         from incident_desk.temporal_cli import SearchAttributeConflict, register_search_attributes
 
+        async def connect() -> Client:
+            # The server answers its health URL a moment before its frontend takes clients
+            # ("Frontend is not healthy yet"), longer on a busy machine: retry until the deadline.
+            while True:
+                try:
+                    return await connect_configured(self.settings)
+                except RuntimeError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    await asyncio.sleep(0.25)
+
         async def register() -> list[str]:
             # In each namespace in use: a namespace's search attributes are its own.
-            base = await connect_configured(self.settings)
+            base = await connect()
             added: list[str] = []
             for namespace, client in clients_for(base, self.namespaces()).items():
                 new = (await register_search_attributes(client)).added
