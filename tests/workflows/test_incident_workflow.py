@@ -157,6 +157,7 @@ async def test_invalid_actions_are_refused_with_a_reason(dev_env: WorkflowEnviro
             IncidentWorkflow.acknowledge, Action(by="bob", channel="pagerduty")
         )
         assert again.acknowledged_by == "ana"
+        again = await handle.query(IncidentWorkflow.state)  # the whole timeline
         assert [e.by for e in again.timeline if e.event == "acknowledged"] == ["ana"]
         assert [e.by for e in again.timeline if e.event == "also_acknowledged"] == ["bob"]
 

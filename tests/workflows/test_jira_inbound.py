@@ -71,7 +71,8 @@ async def test_comments_go_into_the_timeline_and_updates_are_marked(
         )
         view = await handle.execute_update(IncidentWorkflow.add_comment, update, id="c-10101")
         # The same comment delivered again (comment_created and issue_updated): counted once.
-        again = await handle.execute_update(IncidentWorkflow.add_comment, update, id="c-10101")
+        await handle.execute_update(IncidentWorkflow.add_comment, update, id="c-10101")
+        again = await handle.query(IncidentWorkflow.state)  # the whole timeline
         await handle.terminate("test over")
 
     entries = [

@@ -10,6 +10,7 @@ A Jira that refuses sub-tasks, or a policy that asks for comments, keeps the com
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -46,11 +47,17 @@ async def test_review_subtask_is_requested_and_the_close_ends_it(
         assert request.due == view.review_due_at.isoformat()
         assert abs(view.review_due_at - view.resolved_at - timedelta(days=7)) < timedelta(seconds=5)
         assert "SEC-2" in events(view, "review_subtask")[0].detail
-        ask = next(
-            c.body
-            for c in outside.of("comment_jira_ticket")
-            if c.body.startswith("Post-incident review, due")
-        )
+        # The comment follows the sub-task's timeline entry in the same review step; wait for it.
+        for _ in range(200):
+            asks = [
+                c.body
+                for c in outside.of("comment_jira_ticket")
+                if c.body.startswith("Post-incident review, due")
+            ]
+            if asks:
+                break
+            await asyncio.sleep(0.05)
+        ask = asks[0]
         assert "review sub-task SEC-2" in ask and "Training needs" in ask
 
         # Overdue: reminded on the incident's issue, pointing at the sub-task (virtual time).
