@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -266,5 +267,27 @@ digest_cli.register(app)
 assess_cli.register(app)
 checklist_cli.register(app)
 
+
+def main() -> None:
+    """The `incident-desk` command: leaves without interpreter finalisation.
+
+    Commands that talk to Temporal leave its Rust core behind, which can still call into Python
+    while the interpreter tears down and abort a finished command (sdk-python#300): a register
+    that succeeded then exits with SIGABRT. Everything a command does is done when typer
+    returns; flush what it printed and exit with its code.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()
